@@ -1,0 +1,44 @@
+/*
+ * cli.h - what every sockit subcommand shares: messages, exit codes and
+ * checked number parsing.
+ *
+ * Exit codes: 0 success, 1 runtime failure, 2 usage error.  Every message
+ * is one line on stderr that starts with the subcommand's name.
+ */
+#ifndef SOCKIT_CLI_H
+#define SOCKIT_CLI_H
+
+#include <stdnoreturn.h>
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+/* The running subcommand's name ("sockit echo"), for messages. */
+extern const char *cli_prog;
+
+noreturn void cli_usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+noreturn void cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parse an integer in [min, max] or exit with a usage error naming what. */
+long cli_parse_long(const char *text, long min, long max, const char *what);
+/* Seconds, possibly fractional ("2", "0.5"), to milliseconds. */
+int cli_parse_seconds_ms(const char *text, const char *what);
+
+/* getopt_long's message for an unknown option is replaced by ours. */
+noreturn void cli_bad_option(int argc, char **argv);
+
+/* Print the help text and exit 0. */
+noreturn void cli_help(const char *text);
+
+int cmd_serve(int argc, char **argv);
+int cmd_echo(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_lookup(int argc, char **argv);
+int cmd_addr(int argc, char **argv);
+int cmd_sockopt(int argc, char **argv);
+int cmd_mcast(int argc, char **argv);
+
+#endif

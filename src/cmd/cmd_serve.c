@@ -1,0 +1,281 @@
+/*
+ * cmd_serve.c - `sockit serve SERVICE`: run a service on a model.
+ *
+ * Everything here is the program's side: parsing options, checking them
+ * before anything binds, printing the library's log lines and the one
+ * "listening on" line a script waits for.  The serving itself is
+ * sk_server_run().
+ */
+#include "cli.h"
+#include "sk_addr.h"
+#include "sk_error.h"
+#include "sk_server.h"
+#include "sk_sockopt.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char help_text[] =
+    "usage: sockit serve SERVICE [options]\n"
+    "       sockit serve file FILE [options]     serve one file for any name\n"
+    "       sockit serve --service list | --model list\n"
+    "\n"
+    "Run SERVICE on a concurrency MODEL until interrupted (Ctrl-C or SIGTERM).\n"
+    "When ready it prints one line to stderr:\n"
+    "  listening on ADDR port PORT (SERVICE, MODEL)\n"
+    "\n"
+    "options:\n"
+    "  -l, --listen ADDR       address to bind: HOST, HOST:PORT or [V6]:PORT\n"
+    "                          (default: every address, IPv6 and IPv4)\n"
+    "  -p, --port PORT         port number or service name; 0 picks a free port\n"
+    "                          (default: the service's well-known port)\n"
+    "  -m, --model MODEL       concurrency model; 'list' shows them\n"
+    "  -u, --udp               serve over UDP instead of TCP\n"
+    "      --service list      show the services\n"
+    "      --max-clients N     serve N clients (UDP: N datagrams), then exit\n"
+    "      --max-conns N       refuse connections beyond N at once\n"
+    "                          (default: the descriptor limit less 16)\n"
+    "      --idle-timeout SEC  close connections silent for SEC seconds\n"
+    "      --root DIR          file service: serve files from DIR only\n"
+    "      --log FILE          append every received message to FILE\n"
+    "      --sockopt NAME=VAL  set a socket option on the listening socket\n"
+    "                          (repeatable; 'sockit sockopt' lists the names)\n"
+    "      --backlog N         listen queue length (default 511)\n"
+    "  -q, --quiet             log warnings and errors only\n"
+    "  -v, --verbose           also log dropped datagrams and other details\n"
+    "  -h, --help              this text\n";
+
+static volatile int stop_requested;
+static int log_threshold = SK_LOG_INFO;
+
+static void log_line(void *ctx, enum sk_log_level level, const char *message)
+{
+    (void)ctx;
+    if ((int)level > log_threshold)
+        return;
+    static const char *const names[] = { "error", "warning", "info", "debug" };
+    char stamp[32], line[1200];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+    int n = snprintf(line, sizeof line, "%s %s: %s\n", stamp, names[level], message);
+    if (n > 0) {
+        size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+        /* One write per line: children and threads never interleave. */
+        (void)!write(2, line, len);
+    }
+}
+
+static void on_ready(void *ctx, const struct sk_server_info *info)
+{
+    (void)ctx;
+    fprintf(stderr, "listening on %s port %d (%s, %s)\n", info->host, info->port,
+            info->service, info->model);
+    fflush(stderr);
+}
+
+static void list_models(void)
+{
+    const struct sk_model *const *m = sk_model_list();
+    const struct sk_model *def_tcp = sk_model_default(0), *def_udp = sk_model_default(1);
+    printf("%-10s %-14s %-9s %s\n", "MODEL", "I/O MODEL", "PROTOCOLS", "DESCRIPTION");
+    for (; *m != NULL; m++) {
+        const char *why;
+        int rc = sk_model_probe(*m, &why);
+        char protos[16];
+        snprintf(protos, sizeof protos, "%s%s%s", ((*m)->flags & SK_MODEL_TCP) ? "tcp" : "",
+                 ((*m)->flags & SK_MODEL_TCP) && ((*m)->flags & SK_MODEL_UDP) ? "," : "",
+                 ((*m)->flags & SK_MODEL_UDP) ? "udp" : "");
+        printf("%-10s %-14s %-9s %s%s%s", (*m)->name, (*m)->io_model, protos, (*m)->summary,
+               *m == def_tcp ? " [default]" : "", *m == def_udp ? " [default for UDP]" : "");
+        if (rc < 0)
+            printf(" (unavailable: %s)", why ? why : sk_strerror(rc));
+        printf("\n");
+    }
+}
+
+static void list_services(void)
+{
+    const struct sk_service *const *s = sk_service_list();
+    printf("%-8s %-9s %s\n", "SERVICE", "PROTOCOLS", "DESCRIPTION");
+    for (; *s != NULL; s++) {
+        char protos[16];
+        snprintf(protos, sizeof protos, "%s%s%s", ((*s)->flags & SK_SERVICE_TCP) ? "tcp" : "",
+                 ((*s)->flags & SK_SERVICE_TCP) && ((*s)->flags & SK_SERVICE_UDP) ? "," : "",
+                 ((*s)->flags & SK_SERVICE_UDP) ? "udp" : "");
+        printf("%-8s %-9s %s\n", (*s)->name, protos, (*s)->summary);
+    }
+}
+
+enum {
+    OPT_SERVICE = 256, OPT_MAX_CLIENTS, OPT_MAX_CONNS, OPT_IDLE, OPT_ROOT, OPT_LOG,
+    OPT_SOCKOPT, OPT_BACKLOG
+};
+
+int cmd_serve(int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "listen", required_argument, NULL, 'l' },
+        { "port", required_argument, NULL, 'p' },
+        { "model", required_argument, NULL, 'm' },
+        { "udp", no_argument, NULL, 'u' },
+        { "service", required_argument, NULL, OPT_SERVICE },
+        { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+        { "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+        { "idle-timeout", required_argument, NULL, OPT_IDLE },
+        { "root", required_argument, NULL, OPT_ROOT },
+        { "log", required_argument, NULL, OPT_LOG },
+        { "sockopt", required_argument, NULL, OPT_SOCKOPT },
+        { "backlog", required_argument, NULL, OPT_BACKLOG },
+        { "quiet", no_argument, NULL, 'q' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct sk_server_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    const char *listen_arg = NULL, *port_arg = NULL, *service_opt = NULL;
+    const char **sockopts = calloc((size_t)argc, sizeof *sockopts);
+    if (sockopts == NULL)
+        cli_fail("out of memory");
+
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "l:p:m:uqvh", options, NULL)) != -1) {
+        switch (c) {
+        case 'l': listen_arg = optarg; break;
+        case 'p': port_arg = optarg; break;
+        case 'm': cfg.model = optarg; break;
+        case 'u': cfg.udp = 1; break;
+        case 'q': log_threshold = SK_LOG_WARN; break;
+        case 'v': log_threshold = SK_LOG_DEBUG; break;
+        case 'h': cli_help(help_text);
+        case OPT_SERVICE: service_opt = optarg; break;
+        case OPT_MAX_CLIENTS:
+            cfg.max_clients = cli_parse_long(optarg, 1, 1L << 40, "--max-clients");
+            break;
+        case OPT_MAX_CONNS:
+            cfg.max_conns = cli_parse_long(optarg, 1, 1L << 30, "--max-conns");
+            break;
+        case OPT_IDLE: {
+            int ms = cli_parse_seconds_ms(optarg, "--idle-timeout");
+            if (ms <= 0)
+                cli_usage_error("--idle-timeout must be more than 0 seconds");
+            cfg.idle_timeout_ms = ms;
+            break;
+        }
+        case OPT_ROOT: cfg.service_config.root = optarg; break;
+        case OPT_LOG: cfg.msglog_path = optarg; break;
+        case OPT_SOCKOPT: {
+            int rc = sk_sockopt_check(optarg);
+            if (rc < 0)
+                cli_usage_error("--sockopt '%s': %s", optarg, sk_strerror(rc));
+            sockopts[cfg.nsockopts++] = optarg;
+            break;
+        }
+        case OPT_BACKLOG:
+            cfg.backlog = (int)cli_parse_long(optarg, 1, 65535, "--backlog");
+            break;
+        default: cli_bad_option(argc, argv);
+        }
+    }
+    cfg.sockopts = sockopts;
+
+    if (cfg.model != NULL && strcmp(cfg.model, "list") == 0) {
+        list_models();
+        return 0;
+    }
+    if (service_opt != NULL) {
+        if (strcmp(service_opt, "list") != 0)
+            cli_usage_error("--service takes 'list'; name the service as the first argument");
+        list_services();
+        return 0;
+    }
+    if (optind >= argc)
+        cli_usage_error("missing SERVICE (try --service list)");
+    cfg.service = argv[optind++];
+    if (strcmp(cfg.service, "list") == 0) {
+        list_services();
+        return 0;
+    }
+    const struct sk_service *svc = sk_service_find(cfg.service);
+    if (svc == NULL)
+        cli_usage_error("unknown service '%s' (try --service list)", cfg.service);
+    if (strcmp(cfg.service, "file") == 0 && optind < argc)
+        cfg.service_config.single_file = argv[optind++];
+    if (optind < argc)
+        cli_usage_error("unexpected argument '%s'", argv[optind]);
+
+    if (cfg.model != NULL && sk_model_find(cfg.model) == NULL)
+        cli_usage_error("unknown model '%s' (try --model list)", cfg.model);
+    if (strcmp(cfg.service, "file") == 0) {
+        if (cfg.service_config.root == NULL && cfg.service_config.single_file == NULL)
+            cli_usage_error("file needs --root DIR or a FILE to serve");
+        if (cfg.service_config.root != NULL && cfg.service_config.single_file != NULL)
+            cli_usage_error("give either --root DIR or FILE, not both");
+        struct stat st;
+        const char *path = cfg.service_config.root ? cfg.service_config.root
+                                                   : cfg.service_config.single_file;
+        if (stat(path, &st) != 0)
+            cli_fail("cannot serve '%s': %s", path, strerror(errno));
+        if (cfg.service_config.root && !S_ISDIR(st.st_mode))
+            cli_usage_error("--root '%s' is not a directory", path);
+        if (cfg.service_config.single_file && !S_ISREG(st.st_mode))
+            cli_usage_error("'%s' is not a regular file", path);
+    } else if (cfg.service_config.root != NULL) {
+        cli_usage_error("--root only applies to the file service");
+    }
+
+    /* -l HOST[:PORT] and -p PORT; the port defaults to the service's own. */
+    static char host[SK_HOSTLEN], port[SK_PORTLEN];
+    if (listen_arg != NULL) {
+        if (sk_addr_split(listen_arg, host, sizeof host, port, sizeof port) < 0)
+            cli_usage_error("malformed address '%s' (expected HOST, HOST:PORT or [V6]:PORT)",
+                            listen_arg);
+        if (host[0] == '\0' && port[0] != '\0')
+            cli_usage_error("-l takes an address; give the port with -p");
+    }
+    if (port_arg != NULL) {
+        if (port[0] != '\0')
+            cli_usage_error("port given twice (in -l and -p)");
+        snprintf(port, sizeof port, "%s", port_arg);
+    }
+    if (port[0] == '\0') {
+        int p = sk_port_parse(cfg.service, cfg.udp ? SOCK_DGRAM : SOCK_STREAM);
+        if (p < 0)
+            cli_usage_error("%s has no well-known port; give one with -p", cfg.service);
+        snprintf(port, sizeof port, "%d", p);
+    }
+    if (sk_port_parse(port, cfg.udp ? SOCK_DGRAM : SOCK_STREAM) < 0)
+        cli_usage_error("invalid port '%s' (expected 0-65535 or a service name)", port);
+    cfg.host = host[0] ? host : NULL;
+    cfg.port = port;
+    cfg.logger.write = log_line;
+    cfg.on_ready = on_ready;
+    cfg.stop = &stop_requested;
+    cfg.service_config.chat_output_cap = 1 << 20;
+
+    sk_signal_set_flag(SIGINT, &stop_requested);
+    sk_signal_set_flag(SIGTERM, &stop_requested);
+
+    const char *why = NULL;
+    int rc = sk_server_run(&cfg, &why);
+    free(sockopts);
+    if (rc == SK_EUNSUPPORTED)
+        cli_usage_error("%s", why);
+    if (rc < 0) {
+        if (why != NULL)
+            cli_fail("%s %s port %s: %s", why, cfg.host ? cfg.host : "*", port,
+                     sk_strerror(rc));
+        cli_fail("%s", sk_strerror(rc));
+    }
+    return 0;
+}

@@ -1,0 +1,257 @@
+/*
+ * compat_posix.c - sk_compat.h for Linux and other POSIX systems.
+ */
+#include "sk_compat.h"
+#include "sk_error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct sk_thread {
+    pthread_t id;
+};
+
+struct sk_mutex {
+    pthread_mutex_t mu;
+};
+
+int sk_compat_init(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &sa, NULL) != 0)
+        return sk_error_last();
+    return 0;
+}
+
+int sk_socket_close(sk_socket_t s)
+{
+    /* close() on Linux releases the descriptor even when it reports EINTR,
+     * so it must never be retried. */
+    if (close(s) != 0 && errno != EINTR)
+        return sk_error_last();
+    return 0;
+}
+
+int sk_socket_set_nonblocking(sk_socket_t s, int on)
+{
+    int flags = fcntl(s, F_GETFL);
+    if (flags < 0)
+        return sk_error_last();
+    flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+    if (fcntl(s, F_SETFL, flags) != 0)
+        return sk_error_last();
+    return 0;
+}
+
+int sk_socket_error(void)
+{
+    return sk_error_last();
+}
+
+int sk_error_would_block(int code)
+{
+    return code == -EAGAIN || code == -EWOULDBLOCK;
+}
+
+int sk_socket_wait(sk_socket_t s, int what, int timeout_ms)
+{
+    struct pollfd p = { .fd = s, .events = 0, .revents = 0 };
+    if (what & SK_WAIT_READ)
+        p.events |= POLLIN;
+    if (what & SK_WAIT_WRITE)
+        p.events |= POLLOUT;
+    int n = poll(&p, 1, timeout_ms);
+    if (n < 0)
+        return sk_error_last();
+    return n;
+}
+
+uint64_t sk_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void sk_sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* New threads start with the stop signals blocked, so SIGINT, SIGTERM
+ * and SIGCHLD always land on the main thread, whose blocking accept()
+ * they interrupt. */
+static int create_thread(pthread_t *id, const pthread_attr_t *attr,
+                         void *(*fn)(void *), void *arg)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGCHLD);
+    sigaddset(&block, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int rc = pthread_create(id, attr, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+int sk_thread_start(sk_thread_t *out, void *(*fn)(void *), void *arg)
+{
+    struct sk_thread *t = malloc(sizeof *t);
+    if (t == NULL)
+        return -ENOMEM;
+    int rc = create_thread(&t->id, NULL, fn, arg);
+    if (rc != 0) {
+        free(t);
+        return sk_error_from_errno(rc);
+    }
+    *out = t;
+    return 0;
+}
+
+int sk_thread_start_detached(void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t attr;
+    pthread_t id;
+    int rc = pthread_attr_init(&attr);
+    if (rc != 0)
+        return sk_error_from_errno(rc);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = create_thread(&id, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    return rc == 0 ? 0 : sk_error_from_errno(rc);
+}
+
+int sk_thread_join(sk_thread_t t)
+{
+    int rc = pthread_join(t->id, NULL);
+    free(t);
+    return rc == 0 ? 0 : sk_error_from_errno(rc);
+}
+
+sk_mutex_t *sk_mutex_new(void)
+{
+    sk_mutex_t *m = malloc(sizeof *m);
+    if (m != NULL && pthread_mutex_init(&m->mu, NULL) != 0) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void sk_mutex_free(sk_mutex_t *m)
+{
+    if (m == NULL)
+        return;
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+void sk_mutex_lock(sk_mutex_t *m)
+{
+    pthread_mutex_lock(&m->mu);
+}
+
+void sk_mutex_unlock(sk_mutex_t *m)
+{
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* One flag per signal number: the handler must not look anything up. */
+static volatile int *signal_flags[65];
+
+static void set_flag_handler(int signum)
+{
+    if (signum > 0 && signum < 65 && signal_flags[signum] != NULL)
+        *signal_flags[signum] = 1;
+}
+
+int sk_signal_set_flag(int signum, volatile int *flag)
+{
+    if (signum <= 0 || signum >= 65)
+        return -EINVAL;
+    signal_flags[signum] = flag;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = set_flag_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: blocking calls return EINTR */
+    if (sigaction(signum, &sa, NULL) != 0)
+        return sk_error_last();
+    return 0;
+}
+
+int sk_signal_default(int signum)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    if (sigaction(signum, &sa, NULL) != 0)
+        return sk_error_last();
+    return 0;
+}
+
+int sk_process_fork(void)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return sk_error_last();
+    return (int)pid;
+}
+
+int sk_process_reap(int *pid)
+{
+    int status;
+    for (;;) {
+        pid_t p = waitpid(-1, &status, WNOHANG);
+        if (p > 0) {
+            *pid = (int)p;
+            return 1;
+        }
+        if (p == 0 || errno == ECHILD)
+            return 0;
+        if (errno != EINTR)
+            return sk_error_last();
+    }
+}
+
+int sk_process_wait(int pid)
+{
+    int status;
+    while (waitpid((pid_t)pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return sk_error_last();
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int sk_process_signal(int pid, int signum)
+{
+    if (kill((pid_t)pid, signum) != 0)
+        return sk_error_last();
+    return 0;
+}
+
+void sk_process_exit(int status)
+{
+    _exit(status);
+}
+
+int sk_pipe(int fds[2])
+{
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return sk_error_last();
+    return 0;
+}

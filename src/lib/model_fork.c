@@ -1,0 +1,127 @@
+/*
+ * model_fork.c - a process per connection (UNP: blocking I/O).
+ *
+ * The tutorial's multi-process server, without its zombies: the SIGCHLD
+ * handler only sets a flag, and the accept loop reaps with
+ * waitpid(-1, WNOHANG) until no finished child is left, because one
+ * SIGCHLD may stand for several children.  --max-conns bounds the number
+ * of children; the connection beyond it gets one line and is closed.
+ */
+#include "sk_blocking.h"
+#include "sk_error.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile int child_exited;
+
+struct children {
+    int *pids;
+    long count, cap;
+};
+
+static int children_add(struct children *ch, int pid)
+{
+    if (ch->count == ch->cap) {
+        long cap = ch->cap ? ch->cap * 2 : 64;
+        int *p = realloc(ch->pids, (size_t)cap * sizeof *p);
+        if (p == NULL)
+            return -ENOMEM;
+        ch->pids = p;
+        ch->cap = cap;
+    }
+    ch->pids[ch->count++] = pid;
+    return 0;
+}
+
+static void children_remove(struct children *ch, int pid)
+{
+    for (long i = 0; i < ch->count; i++) {
+        if (ch->pids[i] == pid) {
+            ch->pids[i] = ch->pids[--ch->count];
+            return;
+        }
+    }
+}
+
+static void reap(struct children *ch)
+{
+    int pid;
+    child_exited = 0;
+    while (sk_process_reap(&pid) == 1)
+        children_remove(ch, pid);
+}
+
+static void serve_in_child(struct sk_server *srv, sk_socket_t fd, const struct sk_addr *peer)
+{
+    sk_signal_default(SIGCHLD);
+    sk_signal_default(SIGTERM);
+    sk_signal_default(SIGINT);
+    sk_socket_close(srv->listener);
+    sk_blocking_serve(srv, fd, peer, NULL);
+    sk_process_exit(0);
+}
+
+static int fork_run(struct sk_server *srv)
+{
+    struct children ch = { NULL, 0, 0 };
+    long max = srv->cfg->max_clients, served = 0;
+    int rc = sk_signal_set_flag(SIGCHLD, &child_exited);
+    if (rc < 0)
+        return rc;
+
+    while (max <= 0 || served < max) {
+        reap(&ch);
+        sk_socket_t fd;
+        struct sk_addr peer;
+        rc = sk_server_accept(srv, &fd, &peer);
+        if (rc == -ECANCELED)
+            break;
+        if (rc == -EINTR)
+            continue;
+        if (rc < 0) {
+            sk_log(&srv->cfg->logger, SK_LOG_ERROR, "accept failed: %s", sk_strerror(rc));
+            sk_sleep_ms(100);
+            continue;
+        }
+        if (child_exited)
+            reap(&ch);
+        if (ch.count >= srv->max_conns) {
+            sk_server_refuse(srv, fd, &peer);
+            continue;
+        }
+        int pid = sk_process_fork();
+        if (pid == 0)
+            serve_in_child(srv, fd, &peer);
+        sk_socket_close(fd);
+        if (pid < 0) {
+            sk_log(&srv->cfg->logger, SK_LOG_ERROR, "fork failed: %s", sk_strerror(pid));
+            sk_sleep_ms(100);
+            continue;
+        }
+        if (children_add(&ch, pid) < 0)
+            sk_log(&srv->cfg->logger, SK_LOG_WARN, "out of memory tracking children");
+        served++;
+    }
+
+    /* Stopping: children end now; after --max-clients, they finish. */
+    if (sk_server_stopping(srv))
+        for (long i = 0; i < ch.count; i++)
+            sk_process_signal(ch.pids[i], SIGTERM);
+    for (long i = 0; i < ch.count; i++)
+        sk_process_wait(ch.pids[i]);
+    free(ch.pids);
+    sk_signal_default(SIGCHLD);
+    return 0;
+}
+
+const struct sk_model sk_model_fork = {
+    .name = "fork",
+    .io_model = "blocking",
+    .summary = "a process per connection; SIGCHLD reaps every child",
+    .flags = SK_MODEL_TCP,
+    .probe = NULL,
+    .run = fork_run,
+};

@@ -1,0 +1,251 @@
+/*
+ * sk_blocking.c - the blocking connection driver shared by the
+ * iterative, fork and thread models.
+ *
+ * Writes go straight to the socket with send() until every byte is out,
+ * so a service's output never queues in memory: a peer that stops reading
+ * blocks this connection's writer, and its own TCP window is the limit.
+ * Another thread may post to the session (chat); a post waits at most
+ * POST_TIMEOUT_MS for room and otherwise drops the slow member, so one
+ * stuck peer cannot stall everybody else.
+ */
+#include "sk_blocking.h"
+#include "sk_error.h"
+#include "sk_sock.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INPUT_BUFFER 16384
+#define POST_TIMEOUT_MS 2000
+
+struct sk_blocking_conn {
+    struct sk_session session;
+    struct sk_server *srv;
+    sk_socket_t fd;
+    sk_mutex_t *write_lock; /* NULL unless other threads may post */
+    volatile int aborted;
+    unsigned long long bytes_in, bytes_out;
+    uint8_t input[INPUT_BUFFER];
+};
+
+#define CONN(s) ((struct sk_blocking_conn *)(s))
+
+static void fail(struct sk_blocking_conn *c)
+{
+    c->session.flags |= SK_SESSION_FAILED;
+}
+
+static int send_locked(struct sk_blocking_conn *c, const void *data, size_t len)
+{
+    int rc = sk_send_all(c->fd, data, len);
+    if (rc == 0)
+        c->bytes_out += len;
+    return rc;
+}
+
+static size_t blocking_write(struct sk_session *s, const void *data, size_t len)
+{
+    struct sk_blocking_conn *c = CONN(s);
+    if (s->flags & SK_SESSION_FAILED)
+        return 0;
+    if (c->write_lock)
+        sk_mutex_lock(c->write_lock);
+    int rc = send_locked(c, data, len);
+    if (c->write_lock)
+        sk_mutex_unlock(c->write_lock);
+    if (rc < 0) {
+        fail(c);
+        return 0;
+    }
+    return len;
+}
+
+/* Send everything or give up after POST_TIMEOUT_MS without progress. */
+static int send_with_deadline(struct sk_blocking_conn *c, const char *p, size_t len)
+{
+    while (len > 0) {
+        long n = (long)send(c->fd, p, len, SK_MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            c->bytes_out += (unsigned long long)n;
+            continue;
+        }
+        int rc = n < 0 ? sk_socket_error() : -EIO;
+        if (rc == -EINTR)
+            continue;
+        if (!sk_error_would_block(rc))
+            return rc;
+        rc = sk_socket_wait(c->fd, SK_WAIT_WRITE, POST_TIMEOUT_MS);
+        if (rc == 0)
+            return SK_EBUFFULL;
+        if (rc < 0 && rc != -EINTR)
+            return rc;
+    }
+    return 0;
+}
+
+static int blocking_post(struct sk_session *s, const void *data, size_t len)
+{
+    struct sk_blocking_conn *c = CONN(s);
+    if (c->aborted || (s->flags & SK_SESSION_FAILED))
+        return SK_EBUFFULL;
+    if (c->write_lock)
+        sk_mutex_lock(c->write_lock);
+    int rc = send_with_deadline(c, data, len);
+    if (c->write_lock)
+        sk_mutex_unlock(c->write_lock);
+    if (rc < 0) {
+        sk_blocking_abort(c);
+        return SK_EBUFFULL;
+    }
+    return 0;
+}
+
+static size_t blocking_room(struct sk_session *s)
+{
+    /* A blocking write takes everything it is given. */
+    return (s->flags & SK_SESSION_FAILED) ? 0 : (size_t)1 << 30;
+}
+
+static void blocking_abort_op(struct sk_session *s)
+{
+    sk_blocking_abort(CONN(s));
+}
+
+static const struct sk_session_ops blocking_ops = {
+    .write = blocking_write,
+    .post = blocking_post,
+    .room = blocking_room,
+    .abort = blocking_abort_op,
+};
+
+void sk_blocking_abort(struct sk_blocking_conn *c)
+{
+    c->aborted = 1;
+    /* shutdown() wakes a recv() blocked in another thread; close() would
+     * not, and could hand the descriptor number to a new connection. */
+    shutdown(c->fd, SK_SHUT_RDWR);
+}
+
+/* Hand input to the service; keep what it did not take. */
+static size_t feed(struct sk_blocking_conn *c, size_t have)
+{
+    struct sk_session *s = &c->session;
+    size_t off = 0;
+    while (off < have && !(s->flags & (SK_SESSION_FAILED | SK_SESSION_CLOSE))) {
+        size_t used = s->instance->service->on_data(s, c->input + off, have - off);
+        if (used == 0)
+            break;
+        off += used;
+    }
+    if (s->flags & (SK_SESSION_FAILED | SK_SESSION_CLOSE))
+        return 0; /* the rest will never be read */
+    memmove(c->input, c->input + off, have - off);
+    return have - off;
+}
+
+static void run(struct sk_blocking_conn *c)
+{
+    struct sk_session *s = &c->session;
+    const struct sk_service *svc = s->instance->service;
+    struct sk_server *srv = c->srv;
+    size_t pending = 0;
+    int shut = 0, eof = 0;
+
+    if (svc->on_open)
+        svc->on_open(s);
+    for (;;) {
+        while ((s->flags & SK_SESSION_WANT_WRITABLE) && !c->aborted &&
+               !(s->flags & (SK_SESSION_FAILED | SK_SESSION_CLOSE)) &&
+               !sk_server_stopping(srv))
+            svc->on_writable(s);
+        if (pending > 0)
+            pending = feed(c, pending);
+        if (c->aborted || sk_server_stopping(srv) ||
+            (s->flags & (SK_SESSION_FAILED | SK_SESSION_CLOSE)))
+            break;
+        if ((s->flags & SK_SESSION_SHUTDOWN) && !shut) {
+            if (sk_shutdown_write(c->fd) < 0)
+                break;
+            shut = 1;
+        }
+        if (eof) {
+            if (s->flags & SK_SESSION_WANT_WRITABLE)
+                continue;
+            break; /* nothing more can arrive and nothing is left to send */
+        }
+        if (pending == INPUT_BUFFER) {
+            sk_session_log(s, SK_LOG_WARN, "service took no input; closing");
+            break;
+        }
+        long n = sk_recv_some(c->fd, c->input + pending, INPUT_BUFFER - pending);
+        if (n > 0) {
+            c->bytes_in += (unsigned long long)n;
+            if (srv->msglog != NULL)
+                sk_msglog_write(srv->msglog, c->input + pending, (size_t)n);
+            pending = feed(c, pending + (size_t)n);
+        } else if (n == 0) {
+            eof = 1;
+            if (svc->on_eof)
+                svc->on_eof(s);
+            else
+                sk_session_close(s);
+        } else if (sk_error_would_block((int)n)) {
+            sk_session_log(s, SK_LOG_INFO, "idle for %d ms; closing",
+                           srv->cfg->idle_timeout_ms);
+            break;
+        } else {
+            if (!c->aborted && n != -ECONNRESET)
+                sk_session_log(s, SK_LOG_WARN, "receive failed: %s", sk_strerror((int)n));
+            break;
+        }
+    }
+}
+
+int sk_blocking_serve(struct sk_server *srv, sk_socket_t fd, const struct sk_addr *peer,
+                      const struct sk_blocking_hooks *hooks)
+{
+    const struct sk_service *svc = srv->service;
+    struct sk_blocking_conn *c = calloc(1, sizeof *c);
+    void *state = svc->session_size ? calloc(1, svc->session_size) : NULL;
+    if (c == NULL || (svc->session_size && state == NULL)) {
+        free(c);
+        free(state);
+        sk_socket_close(fd);
+        return -ENOMEM;
+    }
+    c->srv = srv;
+    c->fd = fd;
+    c->session.ops = &blocking_ops;
+    c->session.instance = &srv->instance;
+    c->session.state = state;
+    sk_addr_format((const struct sockaddr *)&peer->ss, c->session.peer,
+                   sizeof c->session.peer);
+    if (hooks && hooks->threaded && (c->write_lock = sk_mutex_new()) == NULL) {
+        free(c);
+        free(state);
+        sk_socket_close(fd);
+        return -ENOMEM;
+    }
+    if (srv->cfg->idle_timeout_ms > 0)
+        sk_set_timeouts(fd, srv->cfg->idle_timeout_ms, -1);
+
+    sk_session_log(&c->session, SK_LOG_INFO, "connected");
+    if (hooks && hooks->on_start)
+        hooks->on_start(hooks->ctx, c);
+    run(c);
+    if (svc->on_close)
+        svc->on_close(&c->session);
+    if (hooks && hooks->on_end)
+        hooks->on_end(hooks->ctx, c);
+    sk_session_log(&c->session, SK_LOG_INFO, "closed (%llu bytes in, %llu out)",
+                   c->bytes_in, c->bytes_out);
+    sk_socket_close(fd);
+    sk_mutex_free(c->write_lock);
+    free(state);
+    free(c);
+    return 0;
+}

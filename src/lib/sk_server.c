@@ -1,0 +1,320 @@
+/*
+ * sk_server.c - running a service on a model, and what models share.
+ */
+#include "sk_server.h"
+#include "sk_error.h"
+#include "sk_sock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+extern const struct sk_model sk_model_iterative;
+extern const struct sk_model sk_model_fork;
+extern const struct sk_model sk_model_thread;
+
+/* Listed from the simplest to the most scalable; the default is the last
+ * one that runs here and supports the protocol. */
+static const struct sk_model *const models[] = {
+    &sk_model_iterative,
+    &sk_model_fork,
+    &sk_model_thread,
+    NULL
+};
+
+const struct sk_model *const *sk_model_list(void)
+{
+    return models;
+}
+
+const struct sk_model *sk_model_find(const char *name)
+{
+    for (size_t i = 0; models[i] != NULL; i++)
+        if (strcmp(models[i]->name, name) == 0)
+            return models[i];
+    return NULL;
+}
+
+int sk_model_probe(const struct sk_model *m, const char **why)
+{
+    *why = NULL;
+    return m->probe ? m->probe(why) : 0;
+}
+
+const struct sk_model *sk_model_default(int udp)
+{
+    const struct sk_model *best = NULL;
+    unsigned need = udp ? SK_MODEL_UDP : SK_MODEL_TCP;
+    for (size_t i = 0; models[i] != NULL; i++) {
+        const char *why;
+        if ((models[i]->flags & need) && sk_model_probe(models[i], &why) == 0)
+            best = models[i];
+    }
+    return best;
+}
+
+int sk_server_stopping(const struct sk_server *srv)
+{
+    return srv->cfg->stop != NULL && *srv->cfg->stop;
+}
+
+static int open_reserve_fd(void)
+{
+    return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+int sk_server_accept(struct sk_server *srv, sk_socket_t *out, struct sk_addr *peer)
+{
+    for (;;) {
+        if (sk_server_stopping(srv))
+            return -ECANCELED;
+        int rc = sk_accept(srv->listener, out, peer);
+        if (rc == 0) {
+            srv->stats.accepted++;
+            return 0;
+        }
+        if (rc == -EINTR)
+            return rc; /* let the model look at its flags (SIGCHLD) */
+        if (rc == -ECONNABORTED || rc == -EPROTO)
+            continue;
+        if (rc == -EMFILE || rc == -ENFILE) {
+            uint64_t now = sk_now_ms();
+            if (now - srv->last_emfile_log_ms >= 1000) {
+                sk_log(&srv->cfg->logger, SK_LOG_WARN,
+                       "out of file descriptors (%s): dropping new connections",
+                       sk_err_name(rc));
+                srv->last_emfile_log_ms = now;
+            }
+            /* libuv's trick: give the spare descriptor back, use it to
+             * take the waiting connection off the queue, close it, and
+             * keep the spare again.  Without this the listener stays
+             * readable and the server spins. */
+            if (srv->reserve_fd >= 0) {
+                close(srv->reserve_fd);
+                srv->reserve_fd = -1;
+                sk_socket_t victim;
+                if (sk_accept(srv->listener, &victim, NULL) == 0)
+                    sk_socket_close(victim);
+                srv->reserve_fd = open_reserve_fd();
+            } else {
+                sk_sleep_ms(100);
+            }
+            continue;
+        }
+        return rc;
+    }
+}
+
+void sk_server_refuse(struct sk_server *srv, sk_socket_t fd, const struct sk_addr *peer)
+{
+    static const char line[] = "ERR server busy: too many connections\r\n";
+    char who[SK_ADDRSTRLEN] = "?";
+    sk_addr_format((const struct sockaddr *)&peer->ss, who, sizeof who);
+    srv->stats.refused++;
+    sk_log(&srv->cfg->logger, SK_LOG_WARN, "%s: refused: %ld connections already",
+           who, srv->max_conns);
+    /* Best effort and never blocking: the peer may not read at all. */
+    sk_socket_set_nonblocking(fd, 1);
+    (void)!send(fd, line, sizeof line - 1, SK_MSG_NOSIGNAL);
+    sk_socket_close(fd);
+}
+
+void sk_server_log_peer(struct sk_server *srv, const struct sk_addr *peer, const char *what)
+{
+    char who[SK_ADDRSTRLEN] = "?";
+    sk_addr_format((const struct sockaddr *)&peer->ss, who, sizeof who);
+    sk_log(&srv->cfg->logger, SK_LOG_INFO, "%s: %s", who, what);
+}
+
+static int is_multicast_or_broadcast(const struct sockaddr *from)
+{
+    if (from->sa_family == AF_INET) {
+        uint32_t a = ntohl(((const struct sockaddr_in *)from)->sin_addr.s_addr);
+        return (a >> 28) == 0xe || a == 0xffffffffu || a == 0;
+    }
+    if (from->sa_family == AF_INET6)
+        return IN6_IS_ADDR_MULTICAST(&((const struct sockaddr_in6 *)from)->sin6_addr);
+    return 1;
+}
+
+const char *sk_datagram_guard(const struct sockaddr *from, int own_port)
+{
+    /* inetd's rule: these ports belong to services that answer anything,
+     * so answering them could start a loop that never ends. */
+    static const int loop_ports[] = { 0, 7, 9, 13, 19, 37 };
+    int port = sk_addr_port(from);
+    for (size_t i = 0; i < sizeof loop_ports / sizeof *loop_ports; i++)
+        if (port == loop_ports[i])
+            return "source port of a service that answers back";
+    if (port == own_port)
+        return "source port is this server's own port";
+    if (is_multicast_or_broadcast(from))
+        return "multicast or broadcast source";
+    return NULL;
+}
+
+void sk_datagram_handle(struct sk_server *srv, const uint8_t *in, size_t len,
+                        int truncated, const struct sockaddr *from,
+                        uint8_t *reply, size_t *reply_len)
+{
+    *reply_len = 0;
+    srv->stats.datagrams++;
+    const char *why = truncated ? "datagram truncated" : sk_datagram_guard(from, srv->port);
+    if (why != NULL) {
+        srv->stats.dropped++;
+        char who[SK_ADDRSTRLEN] = "?";
+        sk_addr_format(from, who, sizeof who);
+        sk_log(&srv->cfg->logger, SK_LOG_DEBUG, "%s: dropped: %s (%lu dropped)",
+               who, why, srv->stats.dropped);
+        return;
+    }
+    if (srv->msglog != NULL)
+        sk_msglog_write(srv->msglog, in, len);
+    *reply_len = srv->service->on_datagram(&srv->instance, in, len, reply, len);
+}
+
+/* Largest UDP payload over IPv4 / IPv6 without jumbograms. */
+#define SK_DATAGRAM_MAX 65536
+
+int sk_serve_datagrams(struct sk_server *srv)
+{
+    static uint8_t in[SK_DATAGRAM_MAX + 1], out[SK_DATAGRAM_MAX];
+    long max = srv->cfg->max_clients;
+    while (!sk_server_stopping(srv) && (max <= 0 || (long)srv->stats.datagrams < max)) {
+        struct sk_addr from;
+        from.len = sizeof from.ss;
+        /* One byte more than any datagram can hold: a full buffer means the
+         * kernel cut the datagram short (MSG_TRUNC on Linux says so too). */
+        long n = (long)recvfrom(srv->listener, (char *)in, sizeof in, 0,
+                                (struct sockaddr *)&from.ss, &from.len);
+        if (n < 0) {
+            int rc = sk_socket_error();
+            if (rc == -EINTR || sk_error_would_block(rc))
+                continue;
+            /* A previous reply's ICMP port unreachable shows up here on
+             * some stacks: it concerns that peer, not the server. */
+            if (rc == -ECONNREFUSED)
+                continue;
+            return rc;
+        }
+        size_t reply_len;
+        sk_datagram_handle(srv, in, (size_t)n, (size_t)n > SK_DATAGRAM_MAX,
+                           (const struct sockaddr *)&from.ss, out, &reply_len);
+        if (reply_len > 0)
+            (void)!sendto(srv->listener, (const char *)out, reply_len, 0,
+                          (const struct sockaddr *)&from.ss, from.len);
+    }
+    return 0;
+}
+
+static const char *check_combination(const struct sk_service *svc,
+                                     const struct sk_model *m, int udp)
+{
+    static char why[160];
+    if (udp && !(svc->flags & SK_SERVICE_UDP)) {
+        snprintf(why, sizeof why, "%s has no UDP protocol; drop -u", svc->name);
+        return why;
+    }
+    if (!udp && !(svc->flags & SK_SERVICE_TCP)) {
+        snprintf(why, sizeof why, "%s is UDP only; add -u", svc->name);
+        return why;
+    }
+    if (udp && !(m->flags & SK_MODEL_UDP)) {
+        snprintf(why, sizeof why,
+                 "model %s serves connections, not datagrams; use -m iterative for UDP",
+                 m->name);
+        return why;
+    }
+    if (!udp && !(m->flags & SK_MODEL_TCP)) {
+        snprintf(why, sizeof why, "model %s does not serve TCP", m->name);
+        return why;
+    }
+    if (!udp && (svc->flags & SK_SERVICE_SHARED) && !(m->flags & SK_MODEL_SHARED)) {
+        snprintf(why, sizeof why,
+                 "%s needs sessions that share state, which model %s cannot give "
+                 "(each connection is a separate process); use -m thread",
+                 svc->name, m->name);
+        return why;
+    }
+    return NULL;
+}
+
+int sk_server_run(const struct sk_server_config *cfg, const char **why)
+{
+    struct sk_server srv;
+    int rc;
+
+    *why = NULL;
+    memset(&srv, 0, sizeof srv);
+    srv.cfg = cfg;
+    srv.listener = SK_INVALID_SOCKET;
+    srv.reserve_fd = -1;
+    srv.service = sk_service_find(cfg->service);
+    if (srv.service == NULL)
+        return SK_ESERVICE;
+    srv.model = cfg->model ? sk_model_find(cfg->model) : sk_model_default(cfg->udp);
+    if (srv.model == NULL)
+        return SK_EMODEL;
+    if ((rc = sk_model_probe(srv.model, why)) < 0)
+        return rc;
+    if ((*why = check_combination(srv.service, srv.model, cfg->udp)) != NULL)
+        return SK_EUNSUPPORTED;
+
+    if (cfg->msglog_path != NULL && (rc = sk_msglog_open(cfg->msglog_path, &srv.msglog)) < 0) {
+        *why = "cannot open the --log file";
+        return rc;
+    }
+
+    struct sk_listen_config lc = {
+        .host = cfg->host,
+        .port = cfg->port ? cfg->port : "0",
+        .socktype = cfg->udp ? SOCK_DGRAM : SOCK_STREAM,
+        .backlog = cfg->backlog,
+        .sockopts = cfg->sockopts,
+        .nsockopts = cfg->nsockopts,
+    };
+    if ((rc = sk_listen(&lc, &srv.listener, &srv.bound)) < 0) {
+        *why = "cannot listen";
+        goto out;
+    }
+    srv.port = sk_addr_port((const struct sockaddr *)&srv.bound.ss);
+    srv.service_config = cfg->service_config;
+    srv.service_config.port = srv.port;
+    srv.max_conns = cfg->max_conns;
+    if (srv.max_conns <= 0) {
+        /* The descriptor limit less a reserve for the listener, logs,
+         * files being served and the EMFILE spare. */
+        long limit = sysconf(_SC_OPEN_MAX);
+        srv.max_conns = limit > 32 ? limit - 16 : 16;
+    }
+    srv.reserve_fd = open_reserve_fd();
+
+    if ((rc = sk_instance_open(&srv.instance, srv.service, &srv.service_config,
+                               &cfg->logger)) < 0) {
+        *why = "cannot start the service";
+        goto out;
+    }
+
+    if (cfg->on_ready != NULL) {
+        struct sk_server_info info;
+        memset(&info, 0, sizeof info);
+        sk_addr_format_host((const struct sockaddr *)&srv.bound.ss, info.host,
+                            sizeof info.host);
+        info.port = srv.port;
+        info.service = srv.service->name;
+        info.model = srv.model->name;
+        info.udp = cfg->udp;
+        cfg->on_ready(cfg->ready_ctx, &info);
+    }
+    rc = srv.model->run(&srv);
+    sk_instance_close(&srv.instance);
+out:
+    if (srv.listener != SK_INVALID_SOCKET)
+        sk_socket_close(srv.listener);
+    if (srv.reserve_fd >= 0)
+        close(srv.reserve_fd);
+    sk_msglog_close(srv.msglog);
+    return rc;
+}

@@ -1,0 +1,128 @@
+/*
+ * sk_server.h - a server: one service run by one model on one socket.
+ *
+ * sk_server_run() resolves the names, opens the service instance, binds
+ * the socket, reports readiness and hands control to the model.  Models
+ * move bytes between sockets and sessions and know nothing of what the
+ * bytes mean; the helpers here (accepting with descriptor-exhaustion
+ * handling, the connection limit, the UDP loop guard) are what every
+ * model shares.
+ */
+#ifndef SK_SERVER_H
+#define SK_SERVER_H
+
+#include "sk_addr.h"
+#include "sk_msglog.h"
+#include "sk_service.h"
+
+#define SK_MODEL_TCP 0x1    /* serves stream services */
+#define SK_MODEL_UDP 0x2    /* serves datagram services */
+#define SK_MODEL_SHARED 0x4 /* sessions can reach each other (chat) */
+
+struct sk_server;
+
+struct sk_model {
+    const char *name;
+    const char *io_model; /* the Unix Network Programming I/O model */
+    const char *summary;
+    unsigned flags;
+    /* 0 if the model can run on this machine, else a code; *why (if
+     * set) names what is missing.  NULL = always available. */
+    int (*probe)(const char **why);
+    int (*run)(struct sk_server *srv);
+};
+
+struct sk_server_info {
+    char host[SK_ADDRSTRLEN]; /* the bound address, "127.0.0.1", "::" */
+    int port;
+    const char *service;
+    const char *model;
+    int udp;
+};
+
+struct sk_server_config {
+    const char *service;         /* service name */
+    const char *model;           /* model name; NULL = default */
+    const char *host;            /* NULL or "" = every address */
+    const char *port;            /* "0" = any free port */
+    int udp;
+    int backlog;
+    long max_clients;            /* stop after this many; 0 = never */
+    long max_conns;              /* refuse beyond this many at once; 0 = default */
+    int idle_timeout_ms;         /* 0 = none */
+    const char *msglog_path;     /* --log FILE: every received byte */
+    const char *const *sockopts; /* "name=value", for the listening socket */
+    int nsockopts;
+    struct sk_service_config service_config;
+    struct sk_logger logger;
+    void (*on_ready)(void *ctx, const struct sk_server_info *info);
+    void *ready_ctx;
+    volatile int *stop;          /* set (by a signal handler) to stop */
+};
+
+struct sk_server_stats {
+    unsigned long accepted;
+    unsigned long refused;       /* over max-conns */
+    unsigned long datagrams;
+    unsigned long dropped;       /* loop guard and truncated datagrams */
+};
+
+struct sk_server {
+    const struct sk_server_config *cfg;
+    const struct sk_service *service;
+    const struct sk_model *model;
+    struct sk_instance instance;
+    struct sk_service_config service_config; /* cfg's, with the port filled in */
+    sk_socket_t listener;
+    struct sk_addr bound;
+    int port;
+    long max_conns;
+    struct sk_msglog *msglog;    /* NULL unless --log */
+    struct sk_server_stats stats;
+    sk_socket_t reserve_fd;      /* spare descriptor for EMFILE, or -1 */
+    uint64_t last_emfile_log_ms;
+};
+
+/* Run until cfg->stop is set, max_clients is reached or a fatal error.
+ * Returns 0 or a code; *why gets a static explanation for refusals
+ * ("chat needs a model whose sessions share state"). */
+int sk_server_run(const struct sk_server_config *cfg, const char **why);
+
+const struct sk_model *sk_model_find(const char *name);
+const struct sk_model *const *sk_model_list(void);
+/* The model used when none is named: the fastest that runs here. */
+const struct sk_model *sk_model_default(int udp);
+/* 0 if the model can run here; else a code and *why. */
+int sk_model_probe(const struct sk_model *m, const char **why);
+
+/* 1 once the server should stop. */
+int sk_server_stopping(const struct sk_server *srv);
+
+/* Accept one connection.  Returns -ECANCELED when stopping and -EINTR
+ * when a signal arrived (the model checks its flags and calls again).
+ * Handles ECONNABORTED and EMFILE/ENFILE with libuv's reserve
+ * descriptor: close the spare, accept and drop the waiting connection,
+ * reopen the spare, log at most once a second. */
+int sk_server_accept(struct sk_server *srv, sk_socket_t *out, struct sk_addr *peer);
+
+/* Answer a connection over max_conns with one line and close it. */
+void sk_server_refuse(struct sk_server *srv, sk_socket_t fd, const struct sk_addr *peer);
+
+/* Log a new or finished connection. */
+void sk_server_log_peer(struct sk_server *srv, const struct sk_addr *peer,
+                        const char *what);
+
+/* The UDP loop guard: 0 to answer, or a static reason to drop a datagram
+ * from this source (ports that answer back, multicast/broadcast sources). */
+const char *sk_datagram_guard(const struct sockaddr *from, int own_port);
+
+/* Serve datagrams on srv->listener until stopped (or max_clients
+ * datagrams): the textbook recvfrom/sendto loop, with the guard and the
+ * truncation check. */
+int sk_serve_datagrams(struct sk_server *srv);
+/* Handle one datagram already received (models with their own I/O). */
+void sk_datagram_handle(struct sk_server *srv, const uint8_t *in, size_t len,
+                        int truncated, const struct sockaddr *from,
+                        uint8_t *reply, size_t *reply_len);
+
+#endif

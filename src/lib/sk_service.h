@@ -1,0 +1,183 @@
+/*
+ * sk_service.h - services: the protocols sockit speaks, without sockets.
+ *
+ * A service (echo, chat, file, ...) is a small state machine.  A model
+ * hands it the bytes a peer sent and it queues bytes to send through its
+ * session; it never sees a socket, a poller or a thread.  That is what
+ * lets one service run on every model, and lets a unit test feed it one
+ * byte at a time through a session that is just a buffer.
+ *
+ * The contract, for stream (TCP) sessions:
+ *   on_open      the connection is up; greet, or queue a whole reply.
+ *   on_data      bytes arrived.  Return how many were consumed.  Consume
+ *                less only when the output has no room (the model keeps
+ *                the rest, stops reading and calls again once output
+ *                drains: the peer's TCP window pushes back).
+ *   on_writable  output has room again and the service asked for it with
+ *                sk_session_want_writable() (chargen, file streaming).
+ *   on_eof       the peer half-closed.  NULL means "close once output
+ *                has drained".
+ *   on_close     the session is going away; release what it holds.
+ *
+ * For datagrams (UDP) a service answers one request with at most one
+ * reply in on_datagram.  The loop guard (sk_datagram_guard) runs before
+ * it, so a service never answers a port that could answer back.
+ */
+#ifndef SK_SERVICE_H
+#define SK_SERVICE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sk_compat.h"
+
+struct sk_session;
+struct sk_instance;
+
+/* What a service can do; models check these before they run it. */
+#define SK_SERVICE_TCP 0x1    /* has a stream protocol */
+#define SK_SERVICE_UDP 0x2    /* has a datagram protocol */
+#define SK_SERVICE_SHARED 0x4 /* sessions talk to each other (chat) */
+
+enum sk_log_level { SK_LOG_ERROR, SK_LOG_WARN, SK_LOG_INFO, SK_LOG_DEBUG };
+
+/* Where the library's servers report what happens; the program decides
+ * how to print it.  The library itself never prints. */
+struct sk_logger {
+    void (*write)(void *ctx, enum sk_log_level level, const char *message);
+    void *ctx;
+};
+
+void sk_log(const struct sk_logger *logger, enum sk_log_level level,
+            const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* What a service is told about the server it runs in. */
+struct sk_service_config {
+    const char *root;        /* file: directory to serve from */
+    const char *single_file; /* file: serve this one file for any name */
+    size_t chat_output_cap;  /* chat: pending output that drops a member */
+    int port;                /* the port the server listens on */
+};
+
+struct sk_service {
+    const char *name;
+    const char *summary;
+    unsigned flags;
+    size_t session_size; /* bytes of per-session state, zeroed */
+
+    /* Per-server state (shared by all sessions); both optional. */
+    int (*instance_open)(struct sk_instance *inst);
+    void (*instance_close)(struct sk_instance *inst);
+
+    void (*on_open)(struct sk_session *s);
+    size_t (*on_data)(struct sk_session *s, const uint8_t *data, size_t len);
+    void (*on_writable)(struct sk_session *s);
+    void (*on_eof)(struct sk_session *s);
+    void (*on_close)(struct sk_session *s);
+
+    /* UDP: write a reply of at most cap bytes to out; return its length,
+     * 0 for no reply.  A reply is never longer than cap, and the model
+     * passes cap == len for services that must not amplify. */
+    size_t (*on_datagram)(struct sk_instance *inst, const uint8_t *in,
+                          size_t len, uint8_t *out, size_t cap);
+};
+
+/* One running copy of a service in a server. */
+struct sk_instance {
+    const struct sk_service *service;
+    const struct sk_service_config *config;
+    const struct sk_logger *logger;
+    void *state; /* the service's own, from instance_open */
+};
+
+int sk_instance_open(struct sk_instance *inst, const struct sk_service *svc,
+                     const struct sk_service_config *config,
+                     const struct sk_logger *logger);
+void sk_instance_close(struct sk_instance *inst);
+
+/*
+ * Sessions.  A model embeds struct sk_session in its connection and
+ * supplies the ops; services only call the sk_session_* functions.
+ */
+struct sk_session_ops {
+    /* Queue up to len bytes; return how many were taken (0 = no room, or
+     * the session failed). */
+    size_t (*write)(struct sk_session *s, const void *data, size_t len);
+    /* Queue all len bytes or none; may be called from another session's
+     * thread.  0 or SK_EBUFFULL. */
+    int (*post)(struct sk_session *s, const void *data, size_t len);
+    /* Bytes that write() would take now. */
+    size_t (*room)(struct sk_session *s);
+    /* End the session as soon as possible, from any thread. */
+    void (*abort)(struct sk_session *s);
+};
+
+#define SK_SESSION_WANT_WRITABLE 0x1 /* call on_writable while there is room */
+#define SK_SESSION_SHUTDOWN 0x2      /* half-close once output drains */
+#define SK_SESSION_CLOSE 0x4         /* close once output drains */
+#define SK_SESSION_FAILED 0x8        /* the connection broke; stop */
+
+struct sk_session {
+    const struct sk_session_ops *ops;
+    struct sk_instance *instance;
+    void *state;                   /* session_size bytes for the service */
+    unsigned flags;
+    char peer[80];                 /* "127.0.0.1:5555", for logs and chat */
+};
+
+static inline size_t sk_session_write(struct sk_session *s, const void *data, size_t len)
+{
+    return s->ops->write(s, data, len);
+}
+static inline int sk_session_post(struct sk_session *s, const void *data, size_t len)
+{
+    return s->ops->post(s, data, len);
+}
+static inline size_t sk_session_room(struct sk_session *s)
+{
+    return s->ops->room(s);
+}
+static inline void sk_session_abort(struct sk_session *s)
+{
+    s->ops->abort(s);
+}
+static inline void *sk_session_state(struct sk_session *s)
+{
+    return s->state;
+}
+static inline struct sk_instance *sk_session_instance(struct sk_session *s)
+{
+    return s->instance;
+}
+static inline void sk_session_want_writable(struct sk_session *s, int on)
+{
+    if (on)
+        s->flags |= SK_SESSION_WANT_WRITABLE;
+    else
+        s->flags &= ~(unsigned)SK_SESSION_WANT_WRITABLE;
+}
+static inline void sk_session_shutdown(struct sk_session *s)
+{
+    s->flags |= SK_SESSION_SHUTDOWN;
+}
+static inline void sk_session_close(struct sk_session *s)
+{
+    s->flags |= SK_SESSION_CLOSE;
+}
+void sk_session_log(struct sk_session *s, enum sk_log_level level,
+                    const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Services compiled in. */
+const struct sk_service *sk_service_find(const char *name);
+const struct sk_service *const *sk_service_list(void);
+
+#endif

@@ -1,0 +1,160 @@
+"""Shared helpers for sockit's integration tests.
+
+Every test starts the real binary on port 0, reads the port from the one
+"listening on ..." line it prints, and talks to it over real sockets, the
+way a user's script would.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+SOCKIT = os.environ.get("SOCKIT") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "sockit")
+READY = re.compile(r"^listening on (\S+) port (\d+) \((\S+), (\S+)\)$")
+
+
+def ipv6_available():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+HOSTS = ["127.0.0.1"] + (["::1"] if ipv6_available() else [])
+
+
+class Server:
+    """A running `sockit serve`; its stderr is collected line by line."""
+
+    def __init__(self, args, ready_timeout=10.0, env=None, preexec_fn=None):
+        self.args = [SOCKIT, "serve"] + list(args)
+        self.proc = subprocess.Popen(
+            self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env, preexec_fn=preexec_fn)
+        self.lines = []
+        self._cond = threading.Condition()
+        self.host = self.port = self.service = self.model = None
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + ready_timeout
+        with self._cond:
+            while self.port is None:
+                if self.proc.poll() is not None and not self._reader.is_alive():
+                    raise AssertionError(
+                        "server exited with %s before it was ready:\n%s"
+                        % (self.proc.returncode, self.log()))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.kill()
+                    raise AssertionError("server not ready in %.0fs:\n%s"
+                                         % (ready_timeout, self.log()))
+                self._cond.wait(min(left, 0.1))
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self._cond:
+                self.lines.append(line)
+                m = READY.match(line)
+                if m and self.port is None:
+                    self.host, self.port = m.group(1), int(m.group(2))
+                    self.service, self.model = m.group(3), m.group(4)
+                self._cond.notify_all()
+
+    def log(self):
+        with self._cond:
+            return "\n".join(self.lines)
+
+    def wait_for_log(self, pattern, timeout=5.0):
+        """Wait until a stderr line matches the regex; return the match."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in self.lines:
+                    m = rx.search(line)
+                    if m:
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("no log line matching %r in:\n%s"
+                                         % (pattern, "\n".join(self.lines)))
+                self._cond.wait(min(left, 0.1))
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, then expect a clean exit 0."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("server did not stop on SIGTERM:\n" + self.log())
+        self._reader.join(5)
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._reader.join(5)
+
+
+@pytest.fixture
+def serve():
+    """serve(*args) starts a server; all are stopped (and must exit 0) at the end."""
+    started = []
+
+    def start(*args, **kw):
+        srv = Server(args, **kw)
+        started.append(srv)
+        return srv
+
+    yield start
+    failures = []
+    for srv in started:
+        rc = srv.stop()
+        if rc != 0:
+            failures.append("%s exited %s:\n%s" % (srv.args, rc, srv.log()))
+    assert not failures, "\n".join(failures)
+
+
+def sockit(*args, input=None, timeout=30, cwd=None):
+    """Run a sockit client command; returns CompletedProcess with bytes."""
+    return subprocess.run([SOCKIT] + [str(a) for a in args], input=input,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout, cwd=cwd)
+
+
+def connect(host, port, timeout=10.0):
+    s = socket.create_connection((host, port), timeout=timeout)
+    return s
+
+
+def recv_exact(sock, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(min(1 << 20, n - len(buf)))
+        if not chunk:
+            raise AssertionError("connection closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return bytes(buf)
+
+
+def recv_all(sock):
+    """Read until the peer closes."""
+    buf = bytearray()
+    while True:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            return bytes(buf)
+        buf += chunk
