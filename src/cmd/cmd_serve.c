@@ -43,6 +43,8 @@ static const char help_text[] =
     "      --max-conns N       refuse connections beyond N at once\n"
     "                          (default: the descriptor limit less 16)\n"
     "      --idle-timeout SEC  close connections silent for SEC seconds\n"
+    "      --buffer BYTES      per-connection buffer; for UDP, the largest\n"
+    "                          datagram answered (default 65536)\n"
     "      --root DIR          file service: serve files from DIR only\n"
     "      --log FILE          append every received message to FILE\n"
     "      --sockopt NAME=VAL  set a socket option on the listening socket\n"
@@ -117,7 +119,7 @@ static void list_services(void)
 
 enum {
     OPT_SERVICE = 256, OPT_MAX_CLIENTS, OPT_MAX_CONNS, OPT_IDLE, OPT_ROOT, OPT_LOG,
-    OPT_SOCKOPT, OPT_BACKLOG
+    OPT_SOCKOPT, OPT_BACKLOG, OPT_BUFFER
 };
 
 int cmd_serve(int argc, char **argv)
@@ -135,6 +137,7 @@ int cmd_serve(int argc, char **argv)
         { "log", required_argument, NULL, OPT_LOG },
         { "sockopt", required_argument, NULL, OPT_SOCKOPT },
         { "backlog", required_argument, NULL, OPT_BACKLOG },
+        { "buffer", required_argument, NULL, OPT_BUFFER },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -181,6 +184,9 @@ int cmd_serve(int argc, char **argv)
             sockopts[cfg.nsockopts++] = optarg;
             break;
         }
+        case OPT_BUFFER:
+            cfg.buffer_size = (size_t)cli_parse_long(optarg, 64, 1L << 26, "--buffer");
+            break;
         case OPT_BACKLOG:
             cfg.backlog = (int)cli_parse_long(optarg, 1, 65535, "--backlog");
             break;

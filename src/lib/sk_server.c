@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -172,22 +173,26 @@ void sk_datagram_handle(struct sk_server *srv, const uint8_t *in, size_t len,
     }
     if (srv->msglog != NULL)
         sk_msglog_write(srv->msglog, in, len);
-    *reply_len = srv->service->on_datagram(&srv->instance, in, len, reply, len);
+    *reply_len = srv->service->on_datagram(&srv->instance, in, len, reply,
+                                           srv->buffer_size);
 }
-
-/* Largest UDP payload over IPv4 / IPv6 without jumbograms. */
-#define SK_DATAGRAM_MAX 65536
 
 int sk_serve_datagrams(struct sk_server *srv)
 {
-    static uint8_t in[SK_DATAGRAM_MAX + 1], out[SK_DATAGRAM_MAX];
+    size_t size = srv->buffer_size;
+    /* One byte more than the largest datagram accepted: a datagram that
+     * fills it was cut short by the kernel and must not be half-answered. */
+    uint8_t *in = malloc(size + 1), *out = malloc(size);
+    if (in == NULL || out == NULL) {
+        free(in);
+        free(out);
+        return -ENOMEM;
+    }
     long max = srv->cfg->max_clients;
     while (!sk_server_stopping(srv) && (max <= 0 || (long)srv->stats.datagrams < max)) {
         struct sk_addr from;
         from.len = sizeof from.ss;
-        /* One byte more than any datagram can hold: a full buffer means the
-         * kernel cut the datagram short (MSG_TRUNC on Linux says so too). */
-        long n = (long)recvfrom(srv->listener, (char *)in, sizeof in, 0,
+        long n = (long)recvfrom(srv->listener, (char *)in, size + 1, 0,
                                 (struct sockaddr *)&from.ss, &from.len);
         if (n < 0) {
             int rc = sk_socket_error();
@@ -197,15 +202,19 @@ int sk_serve_datagrams(struct sk_server *srv)
              * some stacks: it concerns that peer, not the server. */
             if (rc == -ECONNREFUSED)
                 continue;
+            free(in);
+            free(out);
             return rc;
         }
         size_t reply_len;
-        sk_datagram_handle(srv, in, (size_t)n, (size_t)n > SK_DATAGRAM_MAX,
+        sk_datagram_handle(srv, in, (size_t)n, (size_t)n > size,
                            (const struct sockaddr *)&from.ss, out, &reply_len);
         if (reply_len > 0)
             (void)!sendto(srv->listener, (const char *)out, reply_len, 0,
                           (const struct sockaddr *)&from.ss, from.len);
     }
+    free(in);
+    free(out);
     return 0;
 }
 
@@ -290,6 +299,7 @@ int sk_server_run(const struct sk_server_config *cfg, const char **why)
         srv.max_conns = limit > 32 ? limit - 16 : 16;
     }
     srv.reserve_fd = open_reserve_fd();
+    srv.buffer_size = cfg->buffer_size ? cfg->buffer_size : SK_DEFAULT_BUFFER;
 
     if ((rc = sk_instance_open(&srv.instance, srv.service, &srv.service_config,
                                &cfg->logger)) < 0) {
@@ -309,6 +319,12 @@ int sk_server_run(const struct sk_server_config *cfg, const char **why)
         cfg->on_ready(cfg->ready_ctx, &info);
     }
     rc = srv.model->run(&srv);
+    if (cfg->udp)
+        sk_log(&cfg->logger, SK_LOG_INFO, "stopped: %lu datagrams, %lu dropped",
+               srv.stats.datagrams, srv.stats.dropped);
+    else
+        sk_log(&cfg->logger, SK_LOG_INFO, "stopped: %lu connections, %lu refused",
+               srv.stats.accepted, srv.stats.refused);
     sk_instance_close(&srv.instance);
 out:
     if (srv.listener != SK_INVALID_SOCKET)

@@ -19,6 +19,9 @@
 #define SK_MODEL_UDP 0x2    /* serves datagram services */
 #define SK_MODEL_SHARED 0x4 /* sessions can reach each other (chat) */
 
+/* Per-connection buffer, and the largest datagram a UDP server takes. */
+#define SK_DEFAULT_BUFFER 65536
+
 struct sk_server;
 
 struct sk_model {
@@ -50,6 +53,7 @@ struct sk_server_config {
     long max_clients;            /* stop after this many; 0 = never */
     long max_conns;              /* refuse beyond this many at once; 0 = default */
     int idle_timeout_ms;         /* 0 = none */
+    size_t buffer_size;          /* 0 = SK_DEFAULT_BUFFER */
     const char *msglog_path;     /* --log FILE: every received byte */
     const char *const *sockopts; /* "name=value", for the listening socket */
     int nsockopts;
@@ -77,6 +81,7 @@ struct sk_server {
     struct sk_addr bound;
     int port;
     long max_conns;
+    size_t buffer_size;
     struct sk_msglog *msglog;    /* NULL unless --log */
     struct sk_server_stats stats;
     sk_socket_t reserve_fd;      /* spare descriptor for EMFILE, or -1 */

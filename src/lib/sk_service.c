@@ -8,9 +8,23 @@
 #include <string.h>
 
 extern const struct sk_service sk_service_echo;
+extern const struct sk_service sk_service_discard;
+extern const struct sk_service sk_service_chargen;
+extern const struct sk_service sk_service_daytime;
+extern const struct sk_service sk_service_time;
+extern const struct sk_service sk_service_hello;
+extern const struct sk_service sk_service_file;
+extern const struct sk_service sk_service_chat;
 
 static const struct sk_service *const services[] = {
     &sk_service_echo,
+    &sk_service_discard,
+    &sk_service_chargen,
+    &sk_service_daytime,
+    &sk_service_time,
+    &sk_service_hello,
+    &sk_service_file,
+    &sk_service_chat,
     NULL
 };
 

@@ -81,8 +81,9 @@ struct sk_service {
     void (*on_close)(struct sk_session *s);
 
     /* UDP: write a reply of at most cap bytes to out; return its length,
-     * 0 for no reply.  A reply is never longer than cap, and the model
-     * passes cap == len for services that must not amplify. */
+     * 0 for no reply.  Services must not amplify: a reply is no longer
+     * than its request, except for the RFC's small fixed answers (time's
+     * 4 bytes, daytime's one line) to requests that may be empty. */
     size_t (*on_datagram)(struct sk_instance *inst, const uint8_t *in,
                           size_t len, uint8_t *out, size_t cap);
 };
