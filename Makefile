@@ -10,7 +10,8 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
-PYTHON  ?= python3
+# The first python3 that has pytest (Debian's python3-pytest).
+PYTHON  ?= $(firstword $(foreach p,python3 /usr/bin/python3,$(shell $(p) -c 'import pytest' >/dev/null 2>&1 && echo $(p))) python3)
 
 WARNINGS = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wno-format-nonliteral \

@@ -37,12 +37,39 @@ static void fail(struct sk_blocking_conn *c)
     c->session.flags |= SK_SESSION_FAILED;
 }
 
+/* send() until done.  Unlike sk_send_all, a signal that asks the server
+ * to stop ends the wait: the iterative model runs connections on the
+ * thread that receives SIGTERM, and a peer that never reads must not be
+ * able to keep the server from stopping. */
 static int send_locked(struct sk_blocking_conn *c, const void *data, size_t len)
 {
-    int rc = sk_send_all(c->fd, data, len);
-    if (rc == 0)
-        c->bytes_out += len;
-    return rc;
+    const char *p = data;
+    while (len > 0) {
+        long n = (long)send(c->fd, p, len, SK_MSG_NOSIGNAL);
+        if (n < 0) {
+            int rc = sk_socket_error();
+            if (rc == -EINTR && !sk_server_stopping(c->srv))
+                continue;
+            return rc;
+        }
+        p += n;
+        len -= (size_t)n;
+        c->bytes_out += (unsigned long long)n;
+    }
+    return 0;
+}
+
+/* recv() that returns -EINTR when the server is stopping. */
+static long recv_interruptible(struct sk_blocking_conn *c, void *buf, size_t len)
+{
+    for (;;) {
+        long n = (long)recv(c->fd, buf, len, 0);
+        if (n >= 0)
+            return n;
+        int rc = sk_socket_error();
+        if (rc != -EINTR || sk_server_stopping(c->srv))
+            return rc;
+    }
 }
 
 static size_t blocking_write(struct sk_session *s, const void *data, size_t len)
@@ -181,7 +208,7 @@ static void run(struct sk_blocking_conn *c)
             sk_session_log(s, SK_LOG_WARN, "service took no input; closing");
             break;
         }
-        long n = sk_recv_some(c->fd, c->input + pending, INPUT_BUFFER - pending);
+        long n = recv_interruptible(c, c->input + pending, INPUT_BUFFER - pending);
         if (n > 0) {
             c->bytes_in += (unsigned long long)n;
             if (srv->msglog != NULL)
@@ -198,7 +225,7 @@ static void run(struct sk_blocking_conn *c)
                            srv->cfg->idle_timeout_ms);
             break;
         } else {
-            if (!c->aborted && n != -ECONNRESET)
+            if (!c->aborted && n != -ECONNRESET && n != -EINTR)
                 sk_session_log(s, SK_LOG_WARN, "receive failed: %s", sk_strerror((int)n));
             break;
         }
