@@ -50,6 +50,9 @@ static const char help_text[] =
     "      --sockopt NAME=VAL  set a socket option on the listening socket\n"
     "                          (repeatable; 'sockit sockopt' lists the names)\n"
     "      --backlog N         listen queue length (default 511)\n"
+    "      --workers N         pool: threads (default 8); event-loop models:\n"
+    "                          loops on N threads sharing the port (default 1)\n"
+    "      --edge              epoll: edge-triggered instead of level-triggered\n"
     "  -q, --quiet             log warnings and errors only\n"
     "  -v, --verbose           also log dropped datagrams and other details\n"
     "  -h, --help              this text\n";
@@ -119,7 +122,7 @@ static void list_services(void)
 
 enum {
     OPT_SERVICE = 256, OPT_MAX_CLIENTS, OPT_MAX_CONNS, OPT_IDLE, OPT_ROOT, OPT_LOG,
-    OPT_SOCKOPT, OPT_BACKLOG, OPT_BUFFER
+    OPT_SOCKOPT, OPT_BACKLOG, OPT_BUFFER, OPT_WORKERS, OPT_EDGE
 };
 
 int cmd_serve(int argc, char **argv)
@@ -138,6 +141,8 @@ int cmd_serve(int argc, char **argv)
         { "sockopt", required_argument, NULL, OPT_SOCKOPT },
         { "backlog", required_argument, NULL, OPT_BACKLOG },
         { "buffer", required_argument, NULL, OPT_BUFFER },
+        { "workers", required_argument, NULL, OPT_WORKERS },
+        { "edge", no_argument, NULL, OPT_EDGE },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -184,6 +189,10 @@ int cmd_serve(int argc, char **argv)
             sockopts[cfg.nsockopts++] = optarg;
             break;
         }
+        case OPT_WORKERS:
+            cfg.workers = (int)cli_parse_long(optarg, 1, 1024, "--workers");
+            break;
+        case OPT_EDGE: cfg.edge = 1; break;
         case OPT_BUFFER:
             cfg.buffer_size = (size_t)cli_parse_long(optarg, 64, 1L << 26, "--buffer");
             break;

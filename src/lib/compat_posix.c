@@ -23,6 +23,10 @@ struct sk_mutex {
     pthread_mutex_t mu;
 };
 
+struct sk_cond {
+    pthread_cond_t cv;
+};
+
 int sk_compat_init(void)
 {
     struct sigaction sa;
@@ -167,6 +171,39 @@ void sk_mutex_lock(sk_mutex_t *m)
 void sk_mutex_unlock(sk_mutex_t *m)
 {
     pthread_mutex_unlock(&m->mu);
+}
+
+sk_cond_t *sk_cond_new(void)
+{
+    sk_cond_t *c = malloc(sizeof *c);
+    if (c != NULL && pthread_cond_init(&c->cv, NULL) != 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void sk_cond_free(sk_cond_t *c)
+{
+    if (c == NULL)
+        return;
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
+
+void sk_cond_wait(sk_cond_t *c, sk_mutex_t *m)
+{
+    pthread_cond_wait(&c->cv, &m->mu);
+}
+
+void sk_cond_signal(sk_cond_t *c)
+{
+    pthread_cond_signal(&c->cv);
+}
+
+void sk_cond_broadcast(sk_cond_t *c)
+{
+    pthread_cond_broadcast(&c->cv);
 }
 
 /* One flag per signal number: the handler must not look anything up. */

@@ -90,6 +90,7 @@ static int fork_run(struct sk_server *srv)
             reap(&ch);
         if (ch.count >= srv->max_conns) {
             sk_server_refuse(srv, fd, &peer);
+            srv->stats.refused++;
             continue;
         }
         int pid = sk_process_fork();

@@ -133,6 +133,7 @@ static int thread_run(struct sk_server *srv)
         }
         if (live_count(&m) >= srv->max_conns) {
             sk_server_refuse(srv, fd, &peer);
+            srv->stats.refused++;
             continue;
         }
         if ((rc = start_worker(&m, fd, &peer)) < 0) {

@@ -78,6 +78,12 @@ sk_mutex_t *sk_mutex_new(void);
 void sk_mutex_free(sk_mutex_t *m);
 void sk_mutex_lock(sk_mutex_t *m);
 void sk_mutex_unlock(sk_mutex_t *m);
+typedef struct sk_cond sk_cond_t;
+sk_cond_t *sk_cond_new(void);
+void sk_cond_free(sk_cond_t *c);
+void sk_cond_wait(sk_cond_t *c, sk_mutex_t *m);
+void sk_cond_signal(sk_cond_t *c);
+void sk_cond_broadcast(sk_cond_t *c);
 
 /* Signals: a handler that only sets *flag (async-signal-safe).  Without
  * SA_RESTART, so a blocking accept() or recv() returns EINTR. */

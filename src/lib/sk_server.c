@@ -15,6 +15,12 @@
 extern const struct sk_model sk_model_iterative;
 extern const struct sk_model sk_model_fork;
 extern const struct sk_model sk_model_thread;
+extern const struct sk_model sk_model_pool;
+extern const struct sk_model sk_model_nonblock;
+extern const struct sk_model sk_model_sigio;
+extern const struct sk_model sk_model_select;
+extern const struct sk_model sk_model_poll;
+extern const struct sk_model sk_model_epoll;
 
 /* Listed from the simplest to the most scalable; the default is the last
  * one that runs here and supports the protocol. */
@@ -22,6 +28,12 @@ static const struct sk_model *const models[] = {
     &sk_model_iterative,
     &sk_model_fork,
     &sk_model_thread,
+    &sk_model_pool,
+    &sk_model_nonblock,
+    &sk_model_sigio,
+    &sk_model_select,
+    &sk_model_poll,
+    &sk_model_epoll,
     NULL
 };
 
@@ -113,7 +125,6 @@ void sk_server_refuse(struct sk_server *srv, sk_socket_t fd, const struct sk_add
     static const char line[] = "ERR server busy: too many connections\r\n";
     char who[SK_ADDRSTRLEN] = "?";
     sk_addr_format((const struct sockaddr *)&peer->ss, who, sizeof who);
-    srv->stats.refused++;
     sk_log(&srv->cfg->logger, SK_LOG_WARN, "%s: refused: %ld connections already",
            who, srv->max_conns);
     /* Best effort and never blocking: the peer may not read at all. */
@@ -218,9 +229,11 @@ int sk_serve_datagrams(struct sk_server *srv)
     return 0;
 }
 
-static const char *check_combination(const struct sk_service *svc,
-                                     const struct sk_model *m, int udp)
+static const char *check_combination(const struct sk_server_config *cfg,
+                                     const struct sk_service *svc,
+                                     const struct sk_model *m)
 {
+    int udp = cfg->udp;
     static char why[160];
     if (udp && !(svc->flags & SK_SERVICE_UDP)) {
         snprintf(why, sizeof why, "%s has no UDP protocol; drop -u", svc->name);
@@ -238,6 +251,15 @@ static const char *check_combination(const struct sk_service *svc,
     }
     if (!udp && !(m->flags & SK_MODEL_TCP)) {
         snprintf(why, sizeof why, "model %s does not serve TCP", m->name);
+        return why;
+    }
+    if (cfg->workers > 0 && !(m->flags & SK_MODEL_WORKERS)) {
+        snprintf(why, sizeof why,
+                 "--workers applies to the pool and event-loop models, not %s", m->name);
+        return why;
+    }
+    if (cfg->edge && !(m->flags & SK_MODEL_EDGE)) {
+        snprintf(why, sizeof why, "--edge applies to the epoll model, not %s", m->name);
         return why;
     }
     if (!udp && (svc->flags & SK_SERVICE_SHARED) && !(m->flags & SK_MODEL_SHARED)) {
@@ -268,7 +290,7 @@ int sk_server_run(const struct sk_server_config *cfg, const char **why)
         return SK_EMODEL;
     if ((rc = sk_model_probe(srv.model, why)) < 0)
         return rc;
-    if ((*why = check_combination(srv.service, srv.model, cfg->udp)) != NULL)
+    if ((*why = check_combination(cfg, srv.service, srv.model)) != NULL)
         return SK_EUNSUPPORTED;
 
     if (cfg->msglog_path != NULL && (rc = sk_msglog_open(cfg->msglog_path, &srv.msglog)) < 0) {
@@ -276,15 +298,29 @@ int sk_server_run(const struct sk_server_config *cfg, const char **why)
         return rc;
     }
 
+    /* Several event loops each bind their own socket to the port, which
+     * the kernel allows only if the first one asked for SO_REUSEPORT too. */
+    const char **opts = calloc((size_t)cfg->nsockopts + 1, sizeof *opts);
+    if (opts == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (int i = 0; i < cfg->nsockopts; i++)
+        opts[i] = cfg->sockopts[i];
+    int nopts = cfg->nsockopts;
+    if (cfg->workers > 1 && (srv.model->flags & SK_MODEL_REUSEPORT))
+        opts[nopts++] = "reuseport=on";
     struct sk_listen_config lc = {
         .host = cfg->host,
         .port = cfg->port ? cfg->port : "0",
         .socktype = cfg->udp ? SOCK_DGRAM : SOCK_STREAM,
         .backlog = cfg->backlog,
-        .sockopts = cfg->sockopts,
-        .nsockopts = cfg->nsockopts,
+        .sockopts = opts,
+        .nsockopts = nopts,
     };
-    if ((rc = sk_listen(&lc, &srv.listener, &srv.bound)) < 0) {
+    rc = sk_listen(&lc, &srv.listener, &srv.bound);
+    free(opts);
+    if (rc < 0) {
         *why = "cannot listen";
         goto out;
     }

@@ -18,6 +18,9 @@
 #define SK_MODEL_TCP 0x1    /* serves stream services */
 #define SK_MODEL_UDP 0x2    /* serves datagram services */
 #define SK_MODEL_SHARED 0x4 /* sessions can reach each other (chat) */
+#define SK_MODEL_WORKERS 0x8 /* takes --workers */
+#define SK_MODEL_EDGE 0x10   /* takes --edge */
+#define SK_MODEL_REUSEPORT 0x20 /* --workers N binds N sockets to the port */
 
 /* Per-connection buffer, and the largest datagram a UDP server takes. */
 #define SK_DEFAULT_BUFFER 65536
@@ -54,6 +57,8 @@ struct sk_server_config {
     long max_conns;              /* refuse beyond this many at once; 0 = default */
     int idle_timeout_ms;         /* 0 = none */
     size_t buffer_size;          /* 0 = SK_DEFAULT_BUFFER */
+    int workers;                 /* pool threads, or event loops; 0 = default */
+    int edge;                    /* epoll: edge-triggered */
     const char *msglog_path;     /* --log FILE: every received byte */
     const char *const *sockopts; /* "name=value", for the listening socket */
     int nsockopts;
@@ -110,7 +115,8 @@ int sk_server_stopping(const struct sk_server *srv);
  * reopen the spare, log at most once a second. */
 int sk_server_accept(struct sk_server *srv, sk_socket_t *out, struct sk_addr *peer);
 
-/* Answer a connection over max_conns with one line and close it. */
+/* Answer a connection over max_conns with one line and close it (the
+ * caller counts it in stats.refused). */
 void sk_server_refuse(struct sk_server *srv, sk_socket_t fd, const struct sk_addr *peer);
 
 /* Log a new or finished connection. */
