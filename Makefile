@@ -20,6 +20,13 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARNINGS) -Isrc/lib -MMD -MP
 LDLIBS  += -lpthread
 
+# io_uring (the uring model) when Debian's liburing-dev is installed.
+HAVE_URING ?= $(shell printf '\043include <liburing.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+ifeq ($(HAVE_URING),1)
+CFLAGS  += -DSK_HAVE_URING=1
+LDLIBS  += -luring
+endif
+
 ifeq ($(SANITIZE),1)
 BUILD   ?= build-asan
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

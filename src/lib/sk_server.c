@@ -245,7 +245,7 @@ static const char *check_combination(const struct sk_server_config *cfg,
     }
     if (udp && !(m->flags & SK_MODEL_UDP)) {
         snprintf(why, sizeof why,
-                 "model %s serves connections, not datagrams; use -m iterative for UDP",
+                 "model %s serves connections, not datagrams; use -m epoll or iterative for UDP",
                  m->name);
         return why;
     }

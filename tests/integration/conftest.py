@@ -32,6 +32,33 @@ def ipv6_available():
 HOSTS = ["127.0.0.1"] + (["::1"] if ipv6_available() else [])
 
 
+def _model_table():
+    """{model: None if it runs here, else the reason it cannot}."""
+    out = subprocess.run([SOCKIT, "serve", "--model", "list"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, timeout=30).stdout.decode()
+    table = {}
+    for line in out.splitlines()[1:]:
+        name = line.split()[0]
+        m = re.search(r"\(unavailable: (.*)\)", line)
+        table[name] = m.group(1) if m else None
+    return table
+
+
+MODEL_TABLE = _model_table()
+ALL_MODELS = list(MODEL_TABLE)
+BLOCKING_MODELS = ["iterative", "fork", "thread", "pool"]
+EVENT_MODELS = [m for m in ALL_MODELS if m not in BLOCKING_MODELS]
+UDP_MODELS = ["iterative"] + EVENT_MODELS
+
+
+def require_model(model):
+    """Skip, saying why, when this machine cannot run model."""
+    if model not in MODEL_TABLE:
+        pytest.skip("model %s is not compiled in" % model)
+    if MODEL_TABLE[model] is not None:
+        pytest.skip("model %s cannot run here: %s" % (model, MODEL_TABLE[model]))
+
+
 class Server:
     """A running `sockit serve`; its stderr is collected line by line."""
 

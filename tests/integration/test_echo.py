@@ -6,14 +6,13 @@ import threading
 
 import pytest
 
-from conftest import HOSTS, connect, recv_all, recv_exact
-
-MODELS = ["iterative", "fork", "thread"]
+from conftest import ALL_MODELS, HOSTS, connect, recv_all, recv_exact, require_model
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", ALL_MODELS)
 @pytest.mark.parametrize("host", HOSTS)
 def test_echo_sizes_in_arbitrary_pieces(serve, model, host):
+    require_model(model)
     srv = serve("echo", "-l", host, "-p", "0", "-m", model)
     assert srv.model == model and srv.service == "echo"
     rng = random.Random(862)
@@ -36,8 +35,9 @@ def test_echo_sizes_in_arbitrary_pieces(serve, model, host):
         assert got and got[0] == data, "size %d came back wrong" % size
 
 
-@pytest.mark.parametrize("model", ["fork", "thread"])
+@pytest.mark.parametrize("model", [m for m in ALL_MODELS if m != "iterative"])
 def test_concurrent_clients(serve, model):
+    require_model(model)
     srv = serve("echo", "-l", "127.0.0.1", "-p", "0", "-m", model)
     socks = [connect("127.0.0.1", srv.port) for _ in range(20)]
     for i, s in enumerate(socks):
