@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INPUT_BUFFER 16384
 #define POST_TIMEOUT_MS 2000
 
 struct sk_blocking_conn {
@@ -27,7 +26,8 @@ struct sk_blocking_conn {
     sk_mutex_t *write_lock; /* NULL unless other threads may post */
     volatile int aborted;
     unsigned long long bytes_in, bytes_out;
-    uint8_t input[INPUT_BUFFER];
+    size_t input_size;      /* --buffer */
+    uint8_t input[];
 };
 
 #define CONN(s) ((struct sk_blocking_conn *)(s))
@@ -204,11 +204,11 @@ static void run(struct sk_blocking_conn *c)
                 continue;
             break; /* nothing more can arrive and nothing is left to send */
         }
-        if (pending == INPUT_BUFFER) {
+        if (pending == c->input_size) {
             sk_session_log(s, SK_LOG_WARN, "service took no input; closing");
             break;
         }
-        long n = recv_interruptible(c, c->input + pending, INPUT_BUFFER - pending);
+        long n = recv_interruptible(c, c->input + pending, c->input_size - pending);
         if (n > 0) {
             c->bytes_in += (unsigned long long)n;
             if (srv->msglog != NULL)
@@ -236,7 +236,7 @@ int sk_blocking_serve(struct sk_server *srv, sk_socket_t fd, const struct sk_add
                       const struct sk_blocking_hooks *hooks)
 {
     const struct sk_service *svc = srv->service;
-    struct sk_blocking_conn *c = calloc(1, sizeof *c);
+    struct sk_blocking_conn *c = calloc(1, sizeof *c + srv->buffer_size);
     void *state = svc->session_size ? calloc(1, svc->session_size) : NULL;
     if (c == NULL || (svc->session_size && state == NULL)) {
         free(c);
@@ -246,6 +246,7 @@ int sk_blocking_serve(struct sk_server *srv, sk_socket_t fd, const struct sk_add
     }
     c->srv = srv;
     c->fd = fd;
+    c->input_size = srv->buffer_size;
     c->session.ops = &blocking_ops;
     c->session.instance = &srv->instance;
     c->session.state = state;
@@ -259,6 +260,10 @@ int sk_blocking_serve(struct sk_server *srv, sk_socket_t fd, const struct sk_add
     }
     if (srv->cfg->idle_timeout_ms > 0)
         sk_set_timeouts(fd, srv->cfg->idle_timeout_ms, -1);
+    /* Replies go out as soon as they are written, not after Nagle's wait
+     * for the previous segment's acknowledgement. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, (const void *)&one, sizeof one);
 
     sk_session_log(&c->session, SK_LOG_INFO, "connected");
     if (hooks && hooks->on_start)
