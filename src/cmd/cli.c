@@ -72,7 +72,9 @@ int cli_parse_seconds_ms(const char *text, const char *what)
 void cli_bad_option(int argc, char **argv)
 {
     const char *opt = optind - 1 < argc && optind > 0 ? argv[optind - 1] : "?";
-    if (optopt != 0 && optopt != '?')
+    /* optopt is the short option letter; long options have none (their
+     * internal codes are >= 256) and are named from argv instead. */
+    if (optopt > 0 && optopt < 256 && optopt != '?')
         cli_usage_error("option '-%c' is unknown or needs a value", optopt);
     cli_usage_error("option '%s' is unknown or needs a value", opt);
 }

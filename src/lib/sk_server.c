@@ -140,95 +140,6 @@ void sk_server_log_peer(struct sk_server *srv, const struct sk_addr *peer, const
     sk_log(&srv->cfg->logger, SK_LOG_INFO, "%s: %s", who, what);
 }
 
-static int is_multicast_or_broadcast(const struct sockaddr *from)
-{
-    if (from->sa_family == AF_INET) {
-        uint32_t a = ntohl(((const struct sockaddr_in *)from)->sin_addr.s_addr);
-        return (a >> 28) == 0xe || a == 0xffffffffu || a == 0;
-    }
-    if (from->sa_family == AF_INET6)
-        return IN6_IS_ADDR_MULTICAST(&((const struct sockaddr_in6 *)from)->sin6_addr);
-    return 1;
-}
-
-const char *sk_datagram_guard(const struct sockaddr *from, int own_port)
-{
-    /* inetd's rule: these ports belong to services that answer anything,
-     * so answering them could start a loop that never ends. */
-    static const int loop_ports[] = { 0, 7, 9, 13, 19, 37 };
-    int port = sk_addr_port(from);
-    for (size_t i = 0; i < sizeof loop_ports / sizeof *loop_ports; i++)
-        if (port == loop_ports[i])
-            return "source port of a service that answers back";
-    if (port == own_port)
-        return "source port is this server's own port";
-    if (is_multicast_or_broadcast(from))
-        return "multicast or broadcast source";
-    return NULL;
-}
-
-void sk_datagram_handle(struct sk_server *srv, const uint8_t *in, size_t len,
-                        int truncated, const struct sockaddr *from,
-                        uint8_t *reply, size_t *reply_len)
-{
-    *reply_len = 0;
-    srv->stats.datagrams++;
-    const char *why = truncated ? "datagram truncated" : sk_datagram_guard(from, srv->port);
-    if (why != NULL) {
-        srv->stats.dropped++;
-        char who[SK_ADDRSTRLEN] = "?";
-        sk_addr_format(from, who, sizeof who);
-        sk_log(&srv->cfg->logger, SK_LOG_DEBUG, "%s: dropped: %s (%lu dropped)",
-               who, why, srv->stats.dropped);
-        return;
-    }
-    if (srv->msglog != NULL)
-        sk_msglog_write(srv->msglog, in, len);
-    *reply_len = srv->service->on_datagram(&srv->instance, in, len, reply,
-                                           srv->buffer_size);
-}
-
-int sk_serve_datagrams(struct sk_server *srv)
-{
-    size_t size = srv->buffer_size;
-    /* One byte more than the largest datagram accepted: a datagram that
-     * fills it was cut short by the kernel and must not be half-answered. */
-    uint8_t *in = malloc(size + 1), *out = malloc(size);
-    if (in == NULL || out == NULL) {
-        free(in);
-        free(out);
-        return -ENOMEM;
-    }
-    long max = srv->cfg->max_clients;
-    while (!sk_server_stopping(srv) && (max <= 0 || (long)srv->stats.datagrams < max)) {
-        struct sk_addr from;
-        from.len = sizeof from.ss;
-        long n = (long)recvfrom(srv->listener, (char *)in, size + 1, 0,
-                                (struct sockaddr *)&from.ss, &from.len);
-        if (n < 0) {
-            int rc = sk_socket_error();
-            if (rc == -EINTR || sk_error_would_block(rc))
-                continue;
-            /* A previous reply's ICMP port unreachable shows up here on
-             * some stacks: it concerns that peer, not the server. */
-            if (rc == -ECONNREFUSED)
-                continue;
-            free(in);
-            free(out);
-            return rc;
-        }
-        size_t reply_len;
-        sk_datagram_handle(srv, in, (size_t)n, (size_t)n > size,
-                           (const struct sockaddr *)&from.ss, out, &reply_len);
-        if (reply_len > 0)
-            (void)!sendto(srv->listener, (const char *)out, reply_len, 0,
-                          (const struct sockaddr *)&from.ss, from.len);
-    }
-    free(in);
-    free(out);
-    return 0;
-}
-
 static const char *check_combination(const struct sk_server_config *cfg,
                                      const struct sk_service *svc,
                                      const struct sk_model *m)
@@ -337,6 +248,8 @@ int sk_server_run(const struct sk_server_config *cfg, const char **why)
     srv.reserve_fd = open_reserve_fd();
     srv.buffer_size = cfg->buffer_size ? cfg->buffer_size : SK_DEFAULT_BUFFER;
 
+    if (cfg->udp && (rc = sk_reflect_open(&srv.reflect)) < 0)
+        goto out;
     if ((rc = sk_instance_open(&srv.instance, srv.service, &srv.service_config,
                                &cfg->logger)) < 0) {
         *why = "cannot start the service";
@@ -368,5 +281,6 @@ out:
     if (srv.reserve_fd >= 0)
         close(srv.reserve_fd);
     sk_msglog_close(srv.msglog);
+    sk_reflect_close(srv.reflect);
     return rc;
 }

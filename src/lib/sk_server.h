@@ -76,6 +76,18 @@ struct sk_server_stats {
     unsigned long dropped;       /* loop guard and truncated datagrams */
 };
 
+/* The reflection guard (sk_datagram.c): per-peer memory of our last
+ * reply, to recognise it coming back from another echo service. */
+struct sk_reflect;
+int sk_reflect_open(struct sk_reflect **out);
+void sk_reflect_close(struct sk_reflect *r);
+/* 1 if this datagram is our last reply to `from` coming back once too
+ * often; the caller drops it. */
+int sk_reflect_check(struct sk_reflect *r, const struct sockaddr *from, const void *data,
+                     size_t len);
+void sk_reflect_remember(struct sk_reflect *r, const struct sockaddr *to, const void *reply,
+                         size_t len);
+
 struct sk_server {
     const struct sk_server_config *cfg;
     const struct sk_service *service;
@@ -88,6 +100,7 @@ struct sk_server {
     long max_conns;
     size_t buffer_size;
     struct sk_msglog *msglog;    /* NULL unless --log */
+    struct sk_reflect *reflect;  /* UDP only */
     struct sk_server_stats stats;
     sk_socket_t reserve_fd;      /* spare descriptor for EMFILE, or -1 */
     uint64_t last_emfile_log_ms;
