@@ -64,7 +64,8 @@ int cli_parse_seconds_ms(const char *text, const char *what)
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    if (*text == '\0' || *end != '\0' || errno != 0 || !(v >= 0) || v > 86400.0 * 365)
+    /* Up to a million seconds (11.5 days): the milliseconds fit an int. */
+    if (*text == '\0' || *end != '\0' || errno != 0 || !(v >= 0) || v > 1e6)
         cli_usage_error("invalid %s '%s' (expected seconds, such as 2 or 0.5)", what, text);
     return (int)(v * 1000.0 + 0.5);
 }

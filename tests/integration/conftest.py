@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-SOCKIT = os.environ.get("SOCKIT") or os.path.join(
-    os.path.dirname(__file__), "..", "..", "build", "sockit")
+SOCKIT = os.path.abspath(os.environ.get("SOCKIT") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "sockit"))
 READY = re.compile(r"^listening on (\S+) port (\d+) \((\S+), (\S+)\)$")
 
 
