@@ -40,5 +40,6 @@ int cmd_lookup(int argc, char **argv);
 int cmd_addr(int argc, char **argv);
 int cmd_sockopt(int argc, char **argv);
 int cmd_mcast(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -27,6 +27,7 @@ static const struct subcommand subcommands[] = {
     { "addr", cmd_addr, "show an address in dotted, network and host byte order" },
     { "sockopt", cmd_sockopt, "show and set socket options on a fresh socket" },
     { "mcast", cmd_mcast, "send or receive multicast and broadcast datagrams" },
+    { "bench", cmd_bench, "load an echo server: verified replies, latency percentiles" },
 };
 
 #define NSUB (sizeof subcommands / sizeof *subcommands)

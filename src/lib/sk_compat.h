@@ -66,6 +66,7 @@ int sk_socket_wait(sk_socket_t s, int what, int timeout_ms);
 
 /* Monotonic milliseconds, and a sleep that may end early on a signal. */
 uint64_t sk_now_ms(void);
+uint64_t sk_now_ns(void);
 void sk_sleep_ms(int ms);
 
 /* Threads and locks.  New threads never receive the stop signals. */
