@@ -34,6 +34,8 @@ struct sigio_state {
     unsigned *seen_round; /* fd -> round in which it was last fired */
     int *fired_slot;      /* fd -> its index in loop->fired that round */
     unsigned round;
+    int *fresh;           /* descriptors just given O_ASYNC, not yet tried */
+    int nfresh;
 };
 
 static int sigio_create(struct sk_loop *loop)
@@ -43,9 +45,11 @@ static int sigio_create(struct sk_loop *loop)
         return -ENOMEM;
     st->seen_round = calloc((size_t)loop->setsize, sizeof *st->seen_round);
     st->fired_slot = calloc((size_t)loop->setsize, sizeof *st->fired_slot);
-    if (st->seen_round == NULL || st->fired_slot == NULL) {
+    st->fresh = calloc((size_t)loop->setsize, sizeof *st->fresh);
+    if (st->seen_round == NULL || st->fired_slot == NULL || st->fresh == NULL) {
         free(st->seen_round);
         free(st->fired_slot);
+        free(st->fresh);
         free(st);
         return -ENOMEM;
     }
@@ -69,6 +73,7 @@ static void sigio_destroy(struct sk_loop *loop)
         ;
     free(st->seen_round);
     free(st->fired_slot);
+    free(st->fresh);
     free(st);
 }
 
@@ -89,6 +94,11 @@ static int sigio_update(struct sk_loop *loop, int fd, int old_mask, int new_mask
     if (fcntl(fd, F_SETOWN_EX, &owner) != 0 || fcntl(fd, F_SETSIG, st->signo) != 0 ||
         fcntl(fd, F_SETFL, flags | O_ASYNC | O_NONBLOCK) != 0)
         return sk_error_last();
+    /* Whatever became ready before O_ASYNC was set (a connection already
+     * in the listen queue, data that came with the handshake) raised no
+     * signal and never will: try the descriptor once on the next poll. */
+    if (st->nfresh < loop->setsize)
+        st->fresh[st->nfresh++] = fd;
     return 0;
 }
 
@@ -114,14 +124,27 @@ static int sigio_poll(struct sk_loop *loop, int timeout_ms)
         ts.tv_sec = timeout_ms / 1000;
         ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
     }
-    int sig = sigtimedwait(&st->wait_set, &info, timeout_ms >= 0 ? &ts : NULL);
-    if (sig < 0)
+    struct timespec zero_wait = { 0, 0 };
+    int sig = sigtimedwait(&st->wait_set, &info,
+                           st->nfresh > 0 ? &zero_wait : timeout_ms >= 0 ? &ts : NULL);
+    if (sig < 0 && (errno != EAGAIN || st->nfresh == 0))
         return errno == EAGAIN ? 0 : sk_error_last();
     int fired = 0;
     if (++st->round == 0) { /* wrapped: old stamps could look current */
         memset(st->seen_round, 0, (size_t)loop->setsize * sizeof *st->seen_round);
         st->round = 1;
     }
+    for (int i = 0; i < st->nfresh; i++) {
+        int fd = st->fresh[i];
+        if (loop->files[fd].mask == SK_EV_NONE || st->seen_round[fd] == st->round)
+            continue;
+        st->seen_round[fd] = st->round;
+        st->fired_slot[fd] = fired;
+        loop->fired[fired].fd = fd;
+        loop->fired[fired].events = loop->files[fd].mask;
+        fired++;
+    }
+    st->nfresh = 0;
     while (sig > 0) {
         if (sig == SIGIO) /* the queue overflowed: trust nothing, try all */
             return all_watched(loop);

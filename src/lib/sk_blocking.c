@@ -14,6 +14,7 @@
 #include "sk_sock.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ struct sk_blocking_conn {
     struct sk_server *srv;
     sk_socket_t fd;
     sk_mutex_t *write_lock; /* NULL unless other threads may post */
-    volatile int aborted;
+    atomic_int aborted;      /* set from other threads (chat, stop) */
     unsigned long long bytes_in, bytes_out;
     size_t input_size;      /* --buffer */
     uint8_t input[];
@@ -117,18 +118,16 @@ static int send_with_deadline(struct sk_blocking_conn *c, const char *p, size_t 
 static int blocking_post(struct sk_session *s, const void *data, size_t len)
 {
     struct sk_blocking_conn *c = CONN(s);
-    if (c->aborted || (s->flags & SK_SESSION_FAILED))
-        return SK_EBUFFULL;
+    if (atomic_load(&c->aborted) || (s->flags & SK_SESSION_FAILED))
+        return -EPIPE; /* already going away: not a slow reader */
     if (c->write_lock)
         sk_mutex_lock(c->write_lock);
     int rc = send_with_deadline(c, data, len);
     if (c->write_lock)
         sk_mutex_unlock(c->write_lock);
-    if (rc < 0) {
+    if (rc < 0)
         sk_blocking_abort(c);
-        return SK_EBUFFULL;
-    }
-    return 0;
+    return rc; /* SK_EBUFFULL only when the peer stopped reading */
 }
 
 static size_t blocking_room(struct sk_session *s)
@@ -151,7 +150,7 @@ static const struct sk_session_ops blocking_ops = {
 
 void sk_blocking_abort(struct sk_blocking_conn *c)
 {
-    c->aborted = 1;
+    atomic_store(&c->aborted, 1);
     /* shutdown() wakes a recv() blocked in another thread; close() would
      * not, and could hand the descriptor number to a new connection. */
     shutdown(c->fd, SK_SHUT_RDWR);

@@ -41,6 +41,7 @@
 #define DATAGRAMS_PER_EVENT 64
 #define ROUNDS_PER_PROCESS 16    /* fairness: then yield to other connections */
 #define STOP_CHECK_MS 250        /* workers without signals look this often */
+#define ACCEPT_PAUSE_MS 100      /* out of descriptors with no spare: wait this long */
 
 struct ev_buf {
     struct ev_buf *next_free;
@@ -54,6 +55,9 @@ struct ev_shared {
     atomic_long live;
     atomic_long accepted;
     atomic_ulong refused;
+    /* One clock for the EMFILE warning: at most one a second per server,
+     * however many loops run out of descriptors at the same moment. */
+    atomic_ullong last_emfile_log_ms;
 };
 
 struct ev_conn;
@@ -67,6 +71,7 @@ struct ev_worker {
     int own_listener;
     int listening;
     int reserve_fd;
+    uint64_t accept_resume_ms;  /* nonzero: listener unwatched until then */
     size_t bufsize;
     uint8_t *scratch;         /* bufsize bytes: where reads land */
     uint8_t *dgram_out;
@@ -74,7 +79,6 @@ struct ev_worker {
     struct ev_conn *oldest, *newest; /* by last input: the idle-timeout order */
     struct ev_conn *ready;           /* to process or free after this round */
     long live;
-    uint64_t last_emfile_log_ms;
     sk_thread_t thread;
 };
 
@@ -227,7 +231,9 @@ static size_t ev_write(struct sk_session *s, const void *data, size_t len)
 static int ev_post(struct sk_session *s, const void *data, size_t len)
 {
     struct ev_conn *c = CONN(s);
-    if (c->closed || out_room(c) < len)
+    if (c->closed || c->aborted || (s->flags & SK_SESSION_FAILED))
+        return -EPIPE; /* already going away: not a slow reader */
+    if (out_room(c) < len)
         return SK_EBUFFULL;
     if (ev_write(s, data, len) != len)
         return SK_EBUFFULL;
@@ -514,20 +520,58 @@ static void conn_open(struct ev_worker *w, sk_socket_t fd, const struct sk_addr 
 static void log_emfile(struct ev_worker *w, int rc)
 {
     uint64_t now = sk_now_ms();
-    if (now - w->last_emfile_log_ms >= 1000) {
+    unsigned long long last = atomic_load(&w->shared->last_emfile_log_ms);
+    /* Only the loop that moves the shared clock on logs. */
+    if (now - last >= 1000 &&
+        atomic_compare_exchange_strong(&w->shared->last_emfile_log_ms, &last, now))
         sk_log(&w->srv->cfg->logger, SK_LOG_WARN,
                "out of file descriptors (%s): dropping new connections", sk_err_name(rc));
-        w->last_emfile_log_ms = now;
+}
+
+static void on_listener(struct sk_loop *loop, int fd, void *data, int events);
+
+/* nginx's answer when accept() cannot work: stop watching the listener
+ * for a moment.  A level-triggered poller would otherwise report it
+ * readable at once, and the loop would spin on EMFILE at full CPU. */
+static void pause_accepting(struct ev_worker *w)
+{
+    if (!w->listening || w->accept_resume_ms != 0)
+        return;
+    sk_loop_watch(w->loop, (int)w->listener, SK_EV_NONE, NULL, NULL);
+    w->accept_resume_ms = sk_now_ms() + ACCEPT_PAUSE_MS;
+}
+
+/* Watch the listener again and try it at once: edge-triggered pollers
+ * (epoll --edge, sigio) report no connection that was already waiting. */
+static void resume_accepting(struct ev_worker *w)
+{
+    w->accept_resume_ms = 0;
+    if (!w->listening)
+        return;
+    if (sk_loop_watch(w->loop, (int)w->listener, SK_EV_READ, on_listener, w) < 0) {
+        w->accept_resume_ms = sk_now_ms() + ACCEPT_PAUSE_MS;
+        return;
     }
+    on_listener(w->loop, (int)w->listener, w, SK_EV_READ);
 }
 
 /* libuv's answer to EMFILE: free the spare descriptor, accept and close
  * what waits, take the spare back.  The listener stops being readable, so
- * the loop does not spin, and the existing clients keep being served. */
+ * the loop does not spin, and the existing clients keep being served.
+ *
+ * With several loops the spare can be lost: the loops share one
+ * descriptor table, and another loop's accept() may take the slot this
+ * one freed before it reopens its spare.  So a missing spare is reopened
+ * here (descriptors may have been freed since), and without one the
+ * listener is paused instead of left readable. */
 static void drop_waiting_connections(struct ev_worker *w)
 {
     if (w->reserve_fd < 0)
+        w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (w->reserve_fd < 0) {
+        pause_accepting(w);
         return;
+    }
     close(w->reserve_fd);
     w->reserve_fd = -1;
     for (;;) {
@@ -542,8 +586,10 @@ static void drop_waiting_connections(struct ev_worker *w)
 static void stop_listening(struct ev_worker *w)
 {
     if (w->listening) {
-        sk_loop_watch(w->loop, (int)w->listener, SK_EV_NONE, NULL, NULL);
+        if (w->accept_resume_ms == 0) /* a paused listener is unwatched already */
+            sk_loop_watch(w->loop, (int)w->listener, SK_EV_NONE, NULL, NULL);
         w->listening = 0;
+        w->accept_resume_ms = 0;
     }
 }
 
@@ -688,6 +734,13 @@ static void *worker_run(void *arg)
     struct ev_worker *w = arg;
     while (!worker_done(w)) {
         int timeout = expire_idle(w);
+        if (w->accept_resume_ms != 0) {
+            uint64_t now = sk_now_ms();
+            if (now >= w->accept_resume_ms)
+                resume_accepting(w);
+            else if (w->accept_resume_ms - now < (uint64_t)timeout)
+                timeout = (int)(w->accept_resume_ms - now);
+        }
         if (w->ready != NULL)
             timeout = 0;
         int rc = sk_loop_run_once(w->loop, timeout);

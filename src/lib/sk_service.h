@@ -110,7 +110,9 @@ struct sk_session_ops {
      * the session failed). */
     size_t (*write)(struct sk_session *s, const void *data, size_t len);
     /* Queue all len bytes or none; may be called from another session's
-     * thread.  0 or SK_EBUFFULL. */
+     * thread.  0; SK_EBUFFULL when the peer is not reading fast enough
+     * (its output is full); another negative code when the session is
+     * already failing or closing. */
     int (*post)(struct sk_session *s, const void *data, size_t len);
     /* Bytes that write() would take now. */
     size_t (*room)(struct sk_session *s);

@@ -51,6 +51,20 @@ EVENT_MODELS = [m for m in ALL_MODELS if m not in BLOCKING_MODELS]
 UDP_MODELS = ["iterative"] + EVENT_MODELS
 
 
+def model_params(models):
+    """pytest parameters for models, each unavailable one skipped with why."""
+    out = []
+    for m in models:
+        why = MODEL_TABLE.get(m, "not compiled in") if m not in MODEL_TABLE or MODEL_TABLE[m] else None
+        out.append(pytest.param(m, marks=pytest.mark.skip(reason="model %s cannot run here: %s"
+                                                           % (m, why))) if why else m)
+    return out
+
+
+TCP_MODEL_PARAMS = model_params(ALL_MODELS)
+UDP_MODEL_PARAMS = model_params(UDP_MODELS)
+
+
 def require_model(model):
     """Skip, saying why, when this machine cannot run model."""
     if model not in MODEL_TABLE:

@@ -23,9 +23,8 @@ import time
 
 import pytest
 
-from conftest import HOSTS, SOCKIT, connect, recv_all, recv_exact, sockit
+from conftest import HOSTS, SOCKIT, connect, recv_all, recv_exact, sockit, TCP_MODEL_PARAMS, UDP_MODEL_PARAMS
 
-MODELS = ["iterative", "fork", "thread"]
 MIB = 1 << 20
 SIZES = {"empty": 0, "one": 1, "mib": MIB, "big": 64 * MIB}
 
@@ -83,7 +82,7 @@ def serve_root(serve, root, host="127.0.0.1", model="thread"):
 
 # ---- transfers --------------------------------------------------------------
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", TCP_MODEL_PARAMS)
 @pytest.mark.parametrize("host", HOSTS)
 def test_transfers_arrive_whole(serve, root, tmp_path, model, host):
     srv = serve_root(serve, root, host, model)
@@ -100,7 +99,7 @@ def test_transfers_arrive_whole(serve, root, tmp_path, model, host):
     assert sorted(os.listdir(tmp_path)) == sorted("got-" + n for n in names)
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", TCP_MODEL_PARAMS)
 def test_raw_client_sees_header_body_and_half_close(serve, root, model):
     srv = serve_root(serve, root, model=model)
     s = connect("127.0.0.1", srv.port)
@@ -172,7 +171,7 @@ def peer_text(sock):
     return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", TCP_MODEL_PARAMS)
 def test_refused_names_on_a_raw_socket(serve, root, model):
     srv = serve_root(serve, root, model=model)
     cases = [(n.encode(), e) for n, e in REFUSALS]
@@ -191,7 +190,7 @@ def test_refused_names_on_a_raw_socket(serve, root, model):
                 re.escape(peer), re.escape(expected[4:])))
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", TCP_MODEL_PARAMS)
 def test_refused_names_through_sockit_get(serve, root, tmp_path, model):
     srv = serve_root(serve, root, model=model)
     for name, expected in REFUSALS:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import connect, recv_all, recv_exact
+from conftest import TCP_MODEL_PARAMS, connect, model_params, recv_all, recv_exact
 
 
 def children_of(pid):
@@ -56,7 +56,7 @@ def test_fork_leaves_no_zombie_after_500_connections(serve):
     assert not kids, "children still alive: %s" % kids
 
 
-@pytest.mark.parametrize("model", ["iterative", "fork", "thread"])
+@pytest.mark.parametrize("model", TCP_MODEL_PARAMS)
 def test_log_file_gets_every_message(serve, tmp_path, model):
     log = tmp_path / "messages.log"
     srv = serve("echo", "-l", "127.0.0.1", "-p", "0", "-m", model, "--log", str(log))
@@ -77,7 +77,7 @@ def test_log_file_unwritable_is_a_clear_failure(tmp_path):
     assert b"--log" in r.stderr and len(r.stderr.splitlines()) == 1
 
 
-@pytest.mark.parametrize("model", ["fork", "thread"])
+@pytest.mark.parametrize("model", model_params(["fork", "thread", "pool", "select", "epoll"]))
 def test_max_conns_refuses_one_too_many_with_a_line(serve, model):
     srv = serve("echo", "-l", "127.0.0.1", "-p", "0", "-m", model, "--max-conns", "2")
     held = [connect("127.0.0.1", srv.port) for _ in range(2)]
@@ -105,7 +105,7 @@ def test_max_conns_refuses_one_too_many_with_a_line(serve, model):
         s.close()
 
 
-@pytest.mark.parametrize("model", ["iterative", "fork", "thread"])
+@pytest.mark.parametrize("model", TCP_MODEL_PARAMS)
 def test_idle_timeout_closes_silent_connections(serve, model):
     srv = serve("echo", "-l", "127.0.0.1", "-p", "0", "-m", model, "--idle-timeout", "1")
     s = connect("127.0.0.1", srv.port)
@@ -119,7 +119,7 @@ def test_idle_timeout_closes_silent_connections(serve, model):
     srv.wait_for_log(r"idle for 1000 ms")
 
 
-@pytest.mark.parametrize("model", ["iterative", "fork", "thread"])
+@pytest.mark.parametrize("model", TCP_MODEL_PARAMS)
 def test_sigterm_stops_with_clients_connected(serve, model):
     srv = serve("echo", "-l", "127.0.0.1", "-p", "0", "-m", model)
     s = connect("127.0.0.1", srv.port)
@@ -132,7 +132,7 @@ def test_sigterm_stops_with_clients_connected(serve, model):
     assert s.recv(1) == b""
 
 
-@pytest.mark.parametrize("model", ["fork", "thread"])
+@pytest.mark.parametrize("model", model_params(["fork", "thread", "pool", "poll", "epoll"]))
 def test_resets_mid_echo_leave_the_server_serving(serve, model):
     srv = serve("echo", "-l", "127.0.0.1", "-p", "0", "-m", model, "-q")
     linger0 = struct.pack("ii", 1, 0)

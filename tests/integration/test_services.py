@@ -1,6 +1,6 @@
 """The classic services (discard, chargen, daytime, time, hello, chat) on
 every model that can run them, over TCP on 127.0.0.1 and ::1, and over UDP
-on the iterative model; then chat among real clients, the `sockit chat`
+on every model that serves datagrams; then chat among real clients, the `sockit chat`
 client, and a member too slow to keep up.
 """
 import calendar
@@ -13,9 +13,8 @@ import time
 
 import pytest
 
-from conftest import HOSTS, SOCKIT, connect, recv_all, recv_exact, sockit
+from conftest import HOSTS, SOCKIT, connect, recv_all, recv_exact, sockit, TCP_MODEL_PARAMS, UDP_MODEL_PARAMS, ALL_MODELS, model_params
 
-MODELS = ["iterative", "fork", "thread"]
 SECONDS_1900_TO_1970 = 2208988800
 HELLO = b"Hello World!\n"
 DAYTIME = re.compile(
@@ -100,7 +99,7 @@ class Lines:
 
 # --- TCP: one-shot services, discard and chargen, on every blocking model ---
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", TCP_MODEL_PARAMS)
 @pytest.mark.parametrize("host", HOSTS)
 def test_tcp_one_shot_services(serve, model, host):
     for service, check in (("hello", check_hello), ("daytime", check_daytime),
@@ -113,7 +112,7 @@ def test_tcp_one_shot_services(serve, model, host):
             s.close()
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", TCP_MODEL_PARAMS)
 @pytest.mark.parametrize("host", HOSTS)
 def test_tcp_discard_takes_everything(serve, model, host):
     srv = serve("discard", "-l", host, "-p", "0", "-m", model)
@@ -125,7 +124,7 @@ def test_tcp_discard_takes_everything(serve, model, host):
         s.close()
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", TCP_MODEL_PARAMS)
 @pytest.mark.parametrize("host", HOSTS)
 def test_tcp_chargen_streams_the_pattern(serve, model, host):
     srv = serve("chargen", "-l", host, "-p", "0", "-m", model)
@@ -159,7 +158,7 @@ def test_chat_alone_on_iterative(serve, host):
         s.close()
 
 
-# --- UDP on the iterative model ---
+# --- UDP on every model that serves datagrams ---
 
 def udp_ask(host, port, payload, timeout=2.0):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -172,22 +171,23 @@ def udp_ask(host, port, payload, timeout=2.0):
             return None
 
 
+@pytest.mark.parametrize("model", UDP_MODEL_PARAMS)
 @pytest.mark.parametrize("host", HOSTS)
-def test_udp_services(serve, host):
-    srv = serve("echo", "-u", "-l", host, "-p", "0", "-m", "iterative")
+def test_udp_services(serve, host, model):
+    srv = serve("echo", "-u", "-l", host, "-p", "0", "-m", model)
     assert udp_ask(host, srv.port, b"ping") == b"ping"
 
-    srv = serve("discard", "-u", "-l", host, "-p", "0", "-m", "iterative")
+    srv = serve("discard", "-u", "-l", host, "-p", "0", "-m", model)
     assert udp_ask(host, srv.port, b"into the void", timeout=0.5) is None
 
-    srv = serve("daytime", "-u", "-l", host, "-p", "0", "-m", "iterative")
+    srv = serve("daytime", "-u", "-l", host, "-p", "0", "-m", model)
     check_daytime(udp_ask(host, srv.port, b""))
 
-    srv = serve("time", "-u", "-l", host, "-p", "0", "-m", "iterative")
+    srv = serve("time", "-u", "-l", host, "-p", "0", "-m", model)
     check_time(udp_ask(host, srv.port, b""))
     check_time(udp_ask(host, srv.port, b"any request at all"))
 
-    srv = serve("chargen", "-u", "-l", host, "-p", "0", "-m", "iterative")
+    srv = serve("chargen", "-u", "-l", host, "-p", "0", "-m", model)
     for size in (1, 100, 511, 512, 513, 1400):
         reply = udp_ask(host, srv.port, b"x" * size)
         assert reply == chargen_bytes(min(size, 512)), size
@@ -206,9 +206,11 @@ def join(host, port, others):
     return s, lines, peer
 
 
+@pytest.mark.parametrize("model", model_params(
+    [m for m in ALL_MODELS if m not in ("iterative", "fork")]))
 @pytest.mark.parametrize("host", HOSTS)
-def test_chat_three_members(serve, host):
-    srv = serve("chat", "-l", host, "-p", "0", "-m", "thread")
+def test_chat_three_members(serve, host, model):
+    srv = serve("chat", "-l", host, "-p", "0", "-m", model)
     a, la, pa = join(host, srv.port, 0)
     b, lb, pb = join(host, srv.port, 1)
     assert la.next() == ("* %s joined\n" % pb).encode()
@@ -325,8 +327,9 @@ def test_chat_client_usage_and_connection_errors():
 
 # --- a member that never reads ---
 
-def test_chat_drops_a_slow_member_and_nobody_else_loses_a_line(serve):
-    srv = serve("chat", "-l", "127.0.0.1", "-p", "0", "-m", "thread")
+@pytest.mark.parametrize("model", model_params(["thread", "epoll"]))
+def test_chat_drops_a_slow_member_and_nobody_else_loses_a_line(serve, model):
+    srv = serve("chat", "-l", "127.0.0.1", "-p", "0", "-m", model)
     port = srv.port
 
     slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
