@@ -205,12 +205,14 @@ int cmd_serve(int argc, char **argv)
     cfg.sockopts = sockopts;
 
     if (cfg.model != NULL && strcmp(cfg.model, "list") == 0) {
+        free(sockopts);
         list_models();
         return 0;
     }
     if (service_opt != NULL) {
         if (strcmp(service_opt, "list") != 0)
             cli_usage_error("--service takes 'list'; name the service as the first argument");
+        free(sockopts);
         list_services();
         return 0;
     }
@@ -218,6 +220,7 @@ int cmd_serve(int argc, char **argv)
         cli_usage_error("missing SERVICE (try --service list)");
     cfg.service = argv[optind++];
     if (strcmp(cfg.service, "list") == 0) {
+        free(sockopts);
         list_services();
         return 0;
     }

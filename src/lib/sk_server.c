@@ -21,6 +21,7 @@ extern const struct sk_model sk_model_sigio;
 extern const struct sk_model sk_model_select;
 extern const struct sk_model sk_model_poll;
 extern const struct sk_model sk_model_epoll;
+extern const struct sk_model sk_model_uring;
 
 /* Listed from the simplest to the most scalable; the default is the last
  * one that runs here and supports the protocol. */
@@ -34,6 +35,7 @@ static const struct sk_model *const models[] = {
     &sk_model_select,
     &sk_model_poll,
     &sk_model_epoll,
+    &sk_model_uring,
     NULL
 };
 
