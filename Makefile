@@ -5,6 +5,10 @@
 #   make test-asan       the same with AddressSanitizer + UBSan (build-asan/)
 #   make demo            start servers on loopback and tour the clients
 #   make install PREFIX=/usr/local
+#   make windows         build-win/sockit.exe with mingw-w64
+#   make test-windows    the Windows build's tests under Wine
+#   make peers           build the benchmark peers (bench/peers/) into build/peers/
+#   make bench           sockit against the peers; writes BENCHMARKS.md (~25 min)
 #
 # SANITIZE=1 switches any target to the sanitizer build.
 
@@ -18,7 +22,7 @@ WARNINGS = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wundef -Wvla
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARNINGS) -Isrc/lib -MMD -MP
-LDLIBS  += -lpthread
+LDLIBS  += -lpthread -lm
 
 # io_uring (the uring model) when Debian's liburing-dev is installed.
 HAVE_URING ?= $(shell printf '\043include <liburing.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
@@ -35,8 +39,9 @@ else
 BUILD   ?= build
 endif
 
-LIB_SRC  := $(filter-out src/lib/compat_win.c,$(wildcard src/lib/*.c))
-CMD_SRC  := $(wildcard src/cmd/*.c)
+# *_win.c files are the Windows halves (make windows); never built here.
+LIB_SRC  := $(filter-out src/lib/%_win.c,$(wildcard src/lib/*.c))
+CMD_SRC  := $(filter-out src/cmd/%_win.c,$(wildcard src/cmd/*.c))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -67,8 +72,10 @@ $(UNIT): $(UNIT_OBJ) $(LIB)
 unit: $(UNIT)
 	./$(UNIT)
 
+# test_windows.py runs under `make test-windows` only.
 integration: $(BIN)
-	SOCKIT=$(abspath $(BIN)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+	SOCKIT=$(abspath $(BIN)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration \
+	    --ignore=tests/integration/test_windows.py $(PYTEST_ARGS)
 
 test: unit integration
 
@@ -85,6 +92,95 @@ install: $(BIN) $(LIB)
 	install -m 644 src/lib/sk_*.h $(DESTDIR)$(PREFIX)/include/sockit/
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-win
+
+# Windows: build-win/sockit.exe with mingw-w64 (apt-get install
+# gcc-mingw-w64-x86-64), the same warnings as errors, and the test suite
+# under Wine (apt-get install wine64).  The sources that only make sense
+# on Linux are left out; *_win.c files take their place.
+WIN_CC      ?= x86_64-w64-mingw32-gcc
+WIN_AR      ?= x86_64-w64-mingw32-ar
+WIN_BUILD   := build-win
+WIN_CFLAGS  := -O2 -g -std=c11 $(WARNINGS) -Isrc/lib -MMD -MP -D_WIN32_WINNT=0x0601 \
+               -DFD_SETSIZE=1024 -D__USE_MINGW_ANSI_STDIO=1
+WIN_LDLIBS  := -lws2_32 -lmswsock -liphlpapi
+WIN_LINUX_ONLY := src/lib/compat_posix.c src/lib/poll_select.c src/lib/model_fork.c src/lib/model_uring.c \
+               src/lib/poll_epoll.c src/lib/poll_sigio.c src/lib/sk_msglog.c \
+               src/cmd/cmd_compare.c
+WIN_LIB_SRC := $(filter-out $(WIN_LINUX_ONLY),$(wildcard src/lib/*.c))
+WIN_CMD_SRC := $(filter-out $(WIN_LINUX_ONLY),$(wildcard src/cmd/*.c))
+WIN_LIB_OBJ := $(WIN_LIB_SRC:%.c=$(WIN_BUILD)/%.o)
+WIN_CMD_OBJ := $(WIN_CMD_SRC:%.c=$(WIN_BUILD)/%.o)
+WIN_UNIT_OBJ := $(UNIT_SRC:%.c=$(WIN_BUILD)/%.o)
+
+.PHONY: windows test-windows
+
+windows: $(WIN_BUILD)/sockit.exe $(WIN_BUILD)/libsockit.a
+
+$(WIN_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(WIN_CC) $(WIN_CFLAGS) -c $< -o $@
+
+$(WIN_BUILD)/libsockit.a: $(WIN_LIB_OBJ)
+	$(WIN_AR) rcs $@ $^
+
+$(WIN_BUILD)/sockit.exe: $(WIN_CMD_OBJ) $(WIN_BUILD)/libsockit.a
+	$(WIN_CC) -static -o $@ $(WIN_CMD_OBJ) $(WIN_BUILD)/libsockit.a $(WIN_LDLIBS)
+
+$(WIN_BUILD)/unit-tests.exe: $(WIN_UNIT_OBJ) $(WIN_BUILD)/libsockit.a
+	$(WIN_CC) -static -o $@ $(WIN_UNIT_OBJ) $(WIN_BUILD)/libsockit.a $(WIN_LDLIBS)
+
+# The Windows build, then the Windows tests under Wine (servers and clients
+# on both sides of 127.0.0.1, Linux's build/sockit among them).
+test-windows: $(BIN) windows
+	SOCKIT=$(abspath $(BIN)) SOCKIT_WIN=$(abspath $(WIN_BUILD)/sockit.exe) \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration/test_windows.py $(PYTEST_ARGS)
+
+
+# Benchmark peers: small echo servers on other libraries, compiled with the
+# same warnings.  A peer whose library is missing is skipped with a note.
+PEER_DIR      := $(BUILD)/peers
+PEER_CFLAGS   := -O2 -g -std=c11 -D_GNU_SOURCE $(WARNINGS)
+HAVE_LIBUV    ?= $(shell printf '\043include <uv.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+HAVE_LIBEVENT ?= $(shell printf '\043include <event2/listener.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+PEERS         := $(PEER_DIR)/epoll_echo $(PEER_DIR)/udp_echo $(PEER_DIR)/node_echo.js
+ifeq ($(HAVE_LIBUV),1)
+PEERS         += $(PEER_DIR)/uv_echo
+endif
+ifeq ($(HAVE_LIBEVENT),1)
+PEERS         += $(PEER_DIR)/event_echo
+endif
+
+.PHONY: peers bench
+
+peers: $(PEERS)
+ifneq ($(HAVE_LIBUV),1)
+	@echo "peers: skipping uv_echo: libuv headers not found (apt-get install libuv1-dev)"
+endif
+ifneq ($(HAVE_LIBEVENT),1)
+	@echo "peers: skipping event_echo: libevent headers not found (apt-get install libevent-dev)"
+endif
+
+$(PEER_DIR)/epoll_echo $(PEER_DIR)/udp_echo: $(PEER_DIR)/%: bench/peers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PEER_CFLAGS) -o $@ $<
+
+$(PEER_DIR)/uv_echo: bench/peers/uv_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PEER_CFLAGS) -o $@ $< -luv
+
+$(PEER_DIR)/event_echo: bench/peers/event_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PEER_CFLAGS) -o $@ $< -levent
+
+$(PEER_DIR)/node_echo.js: bench/peers/node_echo.js
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+# Installs the packages it needs when run as root, builds, runs the
+# comparison and rewrites BENCHMARKS.md and bench/results/.
+bench:
+	MAKE="$(MAKE)" BUILD="$(BUILD)" sh scripts/bench.sh
 
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+-include $(WIN_LIB_OBJ:.o=.d) $(WIN_CMD_OBJ:.o=.d) $(WIN_UNIT_OBJ:.o=.d)

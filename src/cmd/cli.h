@@ -10,16 +10,27 @@
 
 #include <stdnoreturn.h>
 
+#include "sk_compat.h" /* SK_PRINTF */
+
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
+
+/* The largest count an option takes: 2^40, or LONG_MAX where long has
+ * 32 bits (Windows). */
+#include <limits.h>
+#if LONG_MAX > 0x7fffffffL
+#define CLI_COUNT_MAX (1L << 40)
+#else
+#define CLI_COUNT_MAX LONG_MAX
+#endif
 
 /* The running subcommand's name ("sockit echo"), for messages. */
 extern const char *cli_prog;
 
 noreturn void cli_usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-noreturn void cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+    SK_PRINTF(1, 2);
+noreturn void cli_fail(const char *fmt, ...) SK_PRINTF(1, 2);
+void cli_warn(const char *fmt, ...) SK_PRINTF(1, 2);
 
 /* Parse an integer in [min, max] or exit with a usage error naming what. */
 long cli_parse_long(const char *text, long min, long max, const char *what);
@@ -41,5 +52,6 @@ int cmd_addr(int argc, char **argv);
 int cmd_sockopt(int argc, char **argv);
 int cmd_mcast(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 #endif

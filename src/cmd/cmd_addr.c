@@ -59,6 +59,28 @@ static int has_space(const char *s)
     return 0;
 }
 
+#ifdef _WIN32
+/* Windows has no inet_aton(); inet_addr() reads the same forms (a, a.b,
+ * a.b.c, a.b.c.d; octal and hex parts) but answers INADDR_NONE both for
+ * garbage and for the broadcast address, so that one is spelled out. */
+static int inet_aton(const char *text, struct in_addr *out)
+{
+    static const char *const broadcast[] = { "255.255.255.255", "4294967295", "0xffffffff",
+                                             "0xFFFFFFFF", "0377.0377.0377.0377" };
+    unsigned long a = inet_addr(text);
+    if (a == INADDR_NONE) {
+        for (size_t i = 0; i < sizeof broadcast / sizeof *broadcast; i++)
+            if (strcmp(text, broadcast[i]) == 0) {
+                out->s_addr = INADDR_NONE;
+                return 1;
+            }
+        return 0;
+    }
+    out->s_addr = a;
+    return 1;
+}
+#endif
+
 /* An address alone: inet_aton's IPv4 forms, then IPv6. */
 static int parse_host(const char *text, struct parsed_address *out)
 {

@@ -14,6 +14,10 @@
  *                     until it closes, for at most DRAIN_MS; exit 0.
  *   server closes     "server closed the connection" on stderr; exit 0.
  *   connection fails  one line with the reason; exit 1.
+ *
+ * On Windows poll (WSAPoll) waits on sockets only, so a thread reads stdin
+ * and sends each piece with blocking writes (the socket's buffers are the
+ * backpressure) while the main thread prints what the server sends.
  */
 #include "cli.h"
 #include "sk_addr.h"
@@ -21,12 +25,17 @@
 #include "sk_sock.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+
+#ifdef _WIN32
+#include <stdatomic.h>
+#else
+#include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
+#endif
 
 #define BUFFER_BYTES 16384
 #define DRAIN_MS 2000             /* after our half-close, wait this long */
@@ -61,11 +70,11 @@ struct outbound {
 static void print_all(const char *buf, size_t len)
 {
     while (len > 0) {
-        ssize_t n = write(STDOUT_FILENO, buf, len);
+        long n = sk_fd_write(1, buf, len);
         if (n < 0) {
-            if (errno == EINTR)
+            if (n == -EINTR)
                 continue;
-            cli_fail("cannot write to stdout: %s", strerror(errno));
+            cli_fail("cannot write to stdout: %s", sk_strerror((int)n));
         }
         buf += n;
         len -= (size_t)n;
@@ -89,6 +98,58 @@ static int relay_from_server(sk_socket_t fd)
     return 1;
 }
 
+#ifdef _WIN32
+struct stdin_pump {
+    sk_socket_t fd;
+    atomic_int done; /* stdin ended and the connection is half-closed */
+};
+
+static void *pump_main(void *arg)
+{
+    struct stdin_pump *p = arg;
+    static char buf[BUFFER_BYTES];
+    for (;;) {
+        long n = sk_fd_read(0, buf, sizeof buf);
+        if (n < 0)
+            cli_fail("cannot read stdin: %s", sk_strerror((int)n));
+        if (n == 0)
+            break;
+        int rc = sk_send_all(p->fd, buf, (size_t)n);
+        if (rc < 0)
+            cli_fail("cannot send: %s", sk_strerror(rc));
+    }
+    int rc = sk_shutdown_write(p->fd);
+    if (rc < 0)
+        cli_fail("cannot half-close the connection: %s", sk_strerror(rc));
+    atomic_store(&p->done, 1);
+    return NULL;
+}
+
+static int chat_loop(sk_socket_t fd)
+{
+    static struct stdin_pump pump;
+    uint64_t drain_deadline = 0;
+    pump.fd = fd;
+    int rc = sk_thread_start_detached(pump_main, &pump);
+    if (rc < 0)
+        cli_fail("cannot start the stdin reader: %s", sk_strerror(rc));
+    for (;;) {
+        int done = atomic_load(&pump.done);
+        if (done && drain_deadline == 0)
+            drain_deadline = sk_now_ms() + DRAIN_MS;
+        if (done && sk_now_ms() >= drain_deadline)
+            return 0; /* the server kept the connection open; we are done */
+        rc = sk_socket_wait(fd, SK_WAIT_READ, 100);
+        if (rc < 0)
+            cli_fail("poll failed: %s", sk_strerror(rc));
+        if (rc > 0 && !relay_from_server(fd)) {
+            if (!atomic_load(&pump.done))
+                cli_warn("server closed the connection");
+            return 0;
+        }
+    }
+}
+#else
 /* Send what the socket takes now without blocking; keep the rest. */
 static void relay_to_server(sk_socket_t fd, struct outbound *out)
 {
@@ -106,12 +167,12 @@ static void relay_to_server(sk_socket_t fd, struct outbound *out)
 /* Read stdin into the free part of out.  Returns 0 at end of input. */
 static int read_stdin(struct outbound *out)
 {
-    ssize_t n;
+    long n;
     do
-        n = read(STDIN_FILENO, out->bytes + out->len, sizeof out->bytes - out->len);
-    while (n < 0 && errno == EINTR);
+        n = sk_fd_read(STDIN_FILENO, out->bytes + out->len, sizeof out->bytes - out->len);
+    while (n == -EINTR);
     if (n < 0)
-        cli_fail("cannot read stdin: %s", strerror(errno));
+        cli_fail("cannot read stdin: %s", sk_strerror((int)n));
     out->len += (size_t)n;
     return n > 0;
 }
@@ -187,6 +248,8 @@ static int chat_loop(sk_socket_t fd)
     }
 }
 
+#endif
+
 int cmd_chat(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -218,7 +281,9 @@ int cmd_chat(int argc, char **argv)
     if (sk_port_parse(port, SOCK_STREAM) < 0)
         cli_usage_error("invalid port '%s' (expected 0-65535 or a service name)", port);
 
+#ifndef _WIN32
     keep_standard_fds_open();
+#endif
     sk_socket_t fd;
     int rc = sk_connect(host, port, SOCK_STREAM, connect_ms, &fd);
     if (rc < 0)

@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char help_text[] =
     "usage: sockit echo HOST PORT [WORD] [options]\n"
@@ -269,7 +268,7 @@ static void write_out(const char *data, size_t len)
 
 static void run_interactive(struct echo_client *c)
 {
-    int prompt = isatty(STDIN_FILENO);
+    int prompt = sk_fd_isatty(0);
     char *line = NULL;
     size_t cap = 0;
     for (;;) {
@@ -278,7 +277,7 @@ static void run_interactive(struct echo_client *c)
             fflush(stdout);
         }
         errno = 0;
-        ssize_t len = getline(&line, &cap, stdin);
+        long len = sk_getline(&line, &cap, stdin);
         if (len < 0) {
             if (ferror(stdin))
                 cli_fail("cannot read stdin: %s", strerror(errno));

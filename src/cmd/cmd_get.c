@@ -29,7 +29,6 @@
 #include "sk_sock.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -38,8 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define HEADER_MAX 128            /* "OK 18446744073709551615\n" fits easily */
@@ -89,16 +86,16 @@ static volatile int interrupted;
 static void output_discard(void)
 {
     if (out.fd >= 0 && !out.to_stdout)
-        close(out.fd);
+        sk_fd_close(out.fd);
     out.fd = -1;
     if (out.temp_path[0] != '\0') {
-        unlink(out.temp_path);
+        remove(out.temp_path);
         out.temp_path[0] = '\0';
     }
 }
 
 /* cli_fail, after removing the temporary file. */
-static noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static noreturn void fail(const char *fmt, ...) SK_PRINTF(1, 2);
 static noreturn void fail(const char *fmt, ...)
 {
     char message[1024];
@@ -178,13 +175,12 @@ static void choose_output(const struct get_options *o)
         return;
     }
     const char *base = name_base(o->name);
-    struct stat st;
     int n;
     if (o->output == NULL) {
         if (base == NULL)
             cli_usage_error("cannot name a file after '%s'; give -o OUT", o->name);
         n = snprintf(out.final_path, sizeof out.final_path, "%s", base);
-    } else if (stat(o->output, &st) == 0 && S_ISDIR(st.st_mode)) {
+    } else if (sk_path_kind(o->output) == SK_FILE_DIRECTORY) {
         if (base == NULL)
             cli_usage_error("cannot name a file after '%s' inside '%s'; give -o OUT",
                             o->name, o->output);
@@ -202,10 +198,15 @@ static void choose_output(const struct get_options *o)
 static void output_open(void)
 {
     if (out.to_stdout) {
-        out.fd = STDOUT_FILENO;
+        out.fd = 1;
         return;
     }
     const char *slash = strrchr(out.final_path, '/');
+#ifdef _WIN32
+    const char *backslash = strrchr(out.final_path, '\\');
+    if (backslash != NULL && (slash == NULL || backslash > slash))
+        slash = backslash;
+#endif
     int dir_len = slash ? (int)(slash - out.final_path) + 1 : 0;
     const char *base = out.final_path + dir_len;
     int n = snprintf(out.temp_path, sizeof out.temp_path, "%.*s.%s.sockit-XXXXXX", dir_len,
@@ -214,28 +215,23 @@ static void output_open(void)
         out.temp_path[0] = '\0';
         fail("output path too long");
     }
-    out.fd = mkostemp(out.temp_path, O_CLOEXEC);
+    out.fd = sk_file_create_temp(out.temp_path);
     if (out.fd < 0) {
-        int err = errno;
+        int err = out.fd;
         out.temp_path[0] = '\0';
-        fail("cannot create a file beside '%s': %s", out.final_path, strerror(err));
+        fail("cannot create a file beside '%s': %s", out.final_path, sk_strerror(err));
     }
-    /* mkstemp makes the file 0600; give it the mode a new file would get. */
-    mode_t mask = umask(0);
-    umask(mask);
-    if (fchmod(out.fd, 0666 & ~mask) != 0)
-        fail("cannot set the mode of '%s': %s", out.temp_path, strerror(errno));
 }
 
 static void output_write(const uint8_t *data, size_t len)
 {
     while (len > 0) {
-        ssize_t n = write(out.fd, data, len);
+        long n = sk_fd_write(out.fd, data, len);
         if (n < 0) {
-            if (errno == EINTR && !interrupted)
+            if (n == -EINTR && !interrupted)
                 continue;
             fail("cannot write '%s': %s", out.to_stdout ? "standard output" : out.final_path,
-                 errno == EINTR ? "interrupted" : strerror(errno));
+                 n == -EINTR ? "interrupted" : sk_strerror((int)n));
         }
         data += n;
         len -= (size_t)n;
@@ -247,14 +243,13 @@ static void output_commit(void)
 {
     if (out.to_stdout)
         return;
-    if (close(out.fd) != 0) {
-        out.fd = -1;
-        fail("cannot write '%s': %s", out.final_path, strerror(errno));
-    }
+    int rc = sk_fd_close(out.fd);
     out.fd = -1;
-    if (rename(out.temp_path, out.final_path) != 0)
+    if (rc < 0)
+        fail("cannot write '%s': %s", out.final_path, sk_strerror(rc));
+    if ((rc = sk_file_rename(out.temp_path, out.final_path)) < 0)
         fail("cannot rename '%s' to '%s': %s", out.temp_path, out.final_path,
-             strerror(errno));
+             sk_strerror(rc));
     out.temp_path[0] = '\0';
 }
 

@@ -109,7 +109,7 @@ static void parse_options(int argc, char **argv, struct mcast_args *a)
         case OPT_INTERFACE: a->interface = optarg; break;
         case OPT_BROADCAST: a->broadcast = 1; break;
         case OPT_COUNT:
-            a->count = cli_parse_long(optarg, 1, 1L << 40, "--count");
+            a->count = cli_parse_long(optarg, 1, CLI_COUNT_MAX, "--count");
             recv_only = "--count";
             break;
         case OPT_TIMEOUT:
@@ -229,8 +229,8 @@ static int run_send(const struct mcast_args *a)
     char *line = NULL;
     size_t cap = 0;
     long sent = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, in)) >= 0) {
+    long len;
+    while ((len = sk_getline(&line, &cap, in)) >= 0) {
         if (sent > 0 && a->interval_ms > 0)
             sk_sleep_ms(a->interval_ms);
         if (sendto(s, line, (size_t)len, 0, (const struct sockaddr *)&dest.ss, dest.len) < 0)

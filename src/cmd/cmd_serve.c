@@ -18,9 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 static const char help_text[] =
     "usage: sockit serve SERVICE [options]\n"
@@ -69,13 +67,13 @@ static void log_line(void *ctx, enum sk_log_level level, const char *message)
     char stamp[32], line[1200];
     time_t now = time(NULL);
     struct tm tm;
-    localtime_r(&now, &tm);
+    sk_localtime(now, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
     int n = snprintf(line, sizeof line, "%s %s: %s\n", stamp, names[level], message);
     if (n > 0) {
         size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
         /* One write per line: children and threads never interleave. */
-        (void)!write(2, line, len);
+        (void)sk_fd_write(2, line, len);
     }
 }
 
@@ -168,7 +166,7 @@ int cmd_serve(int argc, char **argv)
         case 'h': cli_help(help_text);
         case OPT_SERVICE: service_opt = optarg; break;
         case OPT_MAX_CLIENTS:
-            cfg.max_clients = cli_parse_long(optarg, 1, 1L << 40, "--max-clients");
+            cfg.max_clients = cli_parse_long(optarg, 1, CLI_COUNT_MAX, "--max-clients");
             break;
         case OPT_MAX_CONNS:
             cfg.max_conns = cli_parse_long(optarg, 1, 1L << 30, "--max-conns");
@@ -239,14 +237,14 @@ int cmd_serve(int argc, char **argv)
             cli_usage_error("file needs --root DIR or a FILE to serve");
         if (cfg.service_config.root != NULL && cfg.service_config.single_file != NULL)
             cli_usage_error("give either --root DIR or FILE, not both");
-        struct stat st;
         const char *path = cfg.service_config.root ? cfg.service_config.root
                                                    : cfg.service_config.single_file;
-        if (stat(path, &st) != 0)
-            cli_fail("cannot serve '%s': %s", path, strerror(errno));
-        if (cfg.service_config.root && !S_ISDIR(st.st_mode))
+        int kind = sk_path_kind(path);
+        if (kind < 0)
+            cli_fail("cannot serve '%s': %s", path, sk_strerror(kind));
+        if (cfg.service_config.root && kind != SK_FILE_DIRECTORY)
             cli_usage_error("--root '%s' is not a directory", path);
-        if (cfg.service_config.single_file && !S_ISREG(st.st_mode))
+        if (cfg.service_config.single_file && kind != SK_FILE_REGULAR)
             cli_usage_error("'%s' is not a regular file", path);
     } else if (cfg.service_config.root != NULL) {
         cli_usage_error("--root only applies to the file service");

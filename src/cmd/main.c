@@ -28,6 +28,7 @@ static const struct subcommand subcommands[] = {
     { "sockopt", cmd_sockopt, "show and set socket options on a fresh socket" },
     { "mcast", cmd_mcast, "send or receive multicast and broadcast datagrams" },
     { "bench", cmd_bench, "load an echo server: verified replies, latency percentiles" },
+    { "compare", cmd_compare, "sockit's models against other echo servers, side by side" },
 };
 
 #define NSUB (sizeof subcommands / sizeof *subcommands)

@@ -8,9 +8,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +68,156 @@ int sk_socket_error(void)
 int sk_error_would_block(int code)
 {
     return code == -EAGAIN || code == -EWOULDBLOCK;
+}
+
+int sk_socket_error_from(int oserr)
+{
+    return sk_error_from_errno(oserr);
+}
+
+long sk_send_nowait(sk_socket_t s, const void *buf, size_t len)
+{
+    for (;;) {
+        long n = (long)send(s, buf, len, SK_MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return sk_error_last();
+    }
+}
+
+long sk_send_vec(sk_socket_t s, const struct iovec *iov, int count)
+{
+    ssize_t n = writev(s, iov, count);
+    return n < 0 ? sk_error_last() : (long)n;
+}
+
+sk_socket_t sk_spare_open(void)
+{
+    return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+long sk_descriptor_limit(void)
+{
+    return sysconf(_SC_OPEN_MAX);
+}
+
+void sk_thread_yield(void)
+{
+    sched_yield();
+}
+
+int sk_gmtime(time_t t, struct tm *out)
+{
+    return gmtime_r(&t, out) ? 0 : -EOVERFLOW;
+}
+
+int sk_localtime(time_t t, struct tm *out)
+{
+    return localtime_r(&t, out) ? 0 : -EOVERFLOW;
+}
+
+int sk_cpu_times(double *user_s, double *system_s)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return sk_error_last();
+    *user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    *system_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    return 0;
+}
+
+long sk_fd_read(int fd, void *buf, size_t len)
+{
+    ssize_t n = read(fd, buf, len);
+    return n < 0 ? sk_error_last() : (long)n;
+}
+
+long sk_fd_write(int fd, const void *buf, size_t len)
+{
+    ssize_t n = write(fd, buf, len);
+    return n < 0 ? sk_error_last() : (long)n;
+}
+
+int sk_fd_close(int fd)
+{
+    if (close(fd) != 0 && errno != EINTR)
+        return sk_error_last();
+    return 0;
+}
+
+int sk_fd_isatty(int fd)
+{
+    return isatty(fd);
+}
+
+long sk_getline(char **line, size_t *cap, FILE *f)
+{
+    return (long)getline(line, cap, f);
+}
+
+int sk_file_open_read(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    return fd < 0 ? sk_error_last() : fd;
+}
+
+static int kind_of(mode_t mode)
+{
+    if (S_ISREG(mode))
+        return SK_FILE_REGULAR;
+    return S_ISDIR(mode) ? SK_FILE_DIRECTORY : SK_FILE_OTHER;
+}
+
+int sk_path_kind(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return sk_error_last();
+    return kind_of(st.st_mode);
+}
+
+int sk_file_kind(int fd, int64_t *size)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return sk_error_last();
+    if (size != NULL)
+        *size = (int64_t)st.st_size;
+    return kind_of(st.st_mode);
+}
+
+long sk_file_read_at(int fd, void *buf, size_t len, int64_t offset)
+{
+    for (;;) {
+        ssize_t n = pread(fd, buf, len, (off_t)offset);
+        if (n >= 0)
+            return (long)n;
+        if (errno != EINTR)
+            return sk_error_last();
+    }
+}
+
+int sk_file_create_temp(char *template_path)
+{
+    int fd = mkostemp(template_path, O_CLOEXEC);
+    if (fd < 0)
+        return sk_error_last();
+    /* mkstemp makes the file 0600; give it the mode a new file would get. */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0) {
+        int rc = sk_error_last();
+        close(fd);
+        unlink(template_path);
+        return rc;
+    }
+    return fd;
+}
+
+int sk_file_rename(const char *from, const char *to)
+{
+    return rename(from, to) == 0 ? 0 : sk_error_last();
 }
 
 int sk_socket_wait(sk_socket_t s, int what, int timeout_ms)

@@ -16,10 +16,12 @@ static int run_nonblock(struct sk_server *srv)
     return sk_event_serve(srv, &sk_poller_nonblock);
 }
 
+#ifndef _WIN32 /* model_unavailable_win.c says why not */
 static int run_sigio(struct sk_server *srv)
 {
     return sk_event_serve(srv, &sk_poller_sigio);
 }
+#endif
 
 static int run_select(struct sk_server *srv)
 {
@@ -31,10 +33,12 @@ static int run_poll(struct sk_server *srv)
     return sk_event_serve(srv, &sk_poller_poll);
 }
 
+#ifndef _WIN32
 static int run_epoll(struct sk_server *srv)
 {
     return sk_event_serve(srv, srv->cfg->edge ? &sk_poller_epoll_edge : &sk_poller_epoll);
 }
+#endif
 
 #define EVENT_FLAGS \
     (SK_MODEL_TCP | SK_MODEL_UDP | SK_MODEL_SHARED | SK_MODEL_WORKERS | SK_MODEL_REUSEPORT)
@@ -47,6 +51,7 @@ const struct sk_model sk_model_nonblock = {
     .run = run_nonblock,
 };
 
+#ifndef _WIN32
 const struct sk_model sk_model_sigio = {
     .name = "sigio",
     .io_model = "signal-driven",
@@ -54,11 +59,16 @@ const struct sk_model sk_model_sigio = {
     .flags = EVENT_FLAGS,
     .run = run_sigio,
 };
+#endif
 
 const struct sk_model sk_model_select = {
     .name = "select",
     .io_model = "multiplexing",
+#ifdef _WIN32
+    .summary = "one select() loop; at most FD_SETSIZE (1024) sockets per set",
+#else
     .summary = "one select() loop; descriptors below FD_SETSIZE only",
+#endif
     .flags = EVENT_FLAGS,
     .run = run_select,
 };
@@ -66,11 +76,16 @@ const struct sk_model sk_model_select = {
 const struct sk_model sk_model_poll = {
     .name = "poll",
     .io_model = "multiplexing",
+#ifdef _WIN32
+    .summary = "one WSAPoll() loop over a dense pollfd array",
+#else
     .summary = "one poll() loop over a dense pollfd array",
+#endif
     .flags = EVENT_FLAGS,
     .run = run_poll,
 };
 
+#ifndef _WIN32
 const struct sk_model sk_model_epoll = {
     .name = "epoll",
     .io_model = "multiplexing",
@@ -78,3 +93,4 @@ const struct sk_model sk_model_epoll = {
     .flags = EVENT_FLAGS | SK_MODEL_EDGE,
     .run = run_epoll,
 };
+#endif

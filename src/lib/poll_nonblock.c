@@ -13,7 +13,6 @@
 #include "sk_compat.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 
 struct nonblock_state {
@@ -46,7 +45,7 @@ static int nonblock_poll(struct sk_loop *loop, int timeout_ms)
     struct nonblock_state *st = loop->poller_state;
     if (loop->progress == st->last_progress) {
         if (++st->idle_rounds < 8) {
-            sched_yield();
+            sk_thread_yield();
         } else {
             int nap = 1;
             if (timeout_ms >= 0 && timeout_ms < nap)

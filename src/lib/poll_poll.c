@@ -3,14 +3,23 @@
  *
  * One pollfd per watched descriptor in a dense array, with an index from
  * descriptor to slot so that updates and removals are O(1) (removal moves
- * the last slot into the hole).  No FD_SETSIZE limit.
+ * the last slot into the hole).  No FD_SETSIZE limit.  On Windows the
+ * same code runs on WSAPoll().
  */
 #include "sk_loop.h"
+#include "sk_compat.h"
 #include "sk_error.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
+
+#ifdef _WIN32
+/* Winsock's poll() is WSAPoll(), over the same struct pollfd. */
+#define poll(fds, n, timeout) WSAPoll(fds, n, timeout)
+typedef ULONG nfds_t;
+#else
+#include <poll.h>
+#endif
 
 struct poll_state {
     struct pollfd *fds; /* dense, count entries */
@@ -71,9 +80,15 @@ static int poll_update(struct sk_loop *loop, int fd, int old_mask, int new_mask)
 static int poll_poll(struct sk_loop *loop, int timeout_ms)
 {
     struct poll_state *st = loop->poller_state;
+#ifdef _WIN32
+    if (st->count == 0) { /* WSAPoll() refuses an empty array */
+        sk_sleep_ms(timeout_ms);
+        return 0;
+    }
+#endif
     int n = poll(st->fds, (nfds_t)st->count, timeout_ms);
     if (n < 0)
-        return sk_error_last();
+        return sk_socket_error();
     int fired = 0;
     for (int i = 0; i < st->count && fired < n; i++) {
         short re = st->fds[i].revents;

@@ -115,11 +115,32 @@ static int all_watched(struct sk_loop *loop)
     return fired;
 }
 
+/* The loop is created on one thread (the server's main thread, for every
+ * worker) and may then be polled on another.  Signals go to the thread
+ * named by F_SETOWN_EX, so on the first poll from a new thread every
+ * watched socket is pointed at it; what was signalled to the old thread
+ * meanwhile is lost, so every watched socket is tried once (which also
+ * covers the fresh ones). */
+static int sigio_adopt_thread(struct sk_loop *loop, struct sigio_state *st, pid_t tid)
+{
+    st->tid = tid;
+    st->nfresh = 0;
+    pthread_sigmask(SIG_BLOCK, &st->wait_set, NULL);
+    struct f_owner_ex owner = { F_OWNER_TID, tid };
+    for (int fd = 0; fd <= loop->maxfd; fd++)
+        if (loop->files[fd].mask != SK_EV_NONE && fcntl(fd, F_SETOWN_EX, &owner) != 0)
+            return sk_error_last();
+    return all_watched(loop);
+}
+
 static int sigio_poll(struct sk_loop *loop, int timeout_ms)
 {
     struct sigio_state *st = loop->poller_state;
     struct timespec ts, zero = { 0, 0 };
     siginfo_t info;
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    if (tid != st->tid)
+        return sigio_adopt_thread(loop, st, tid);
     if (timeout_ms >= 0) {
         ts.tv_sec = timeout_ms / 1000;
         ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;

@@ -63,6 +63,24 @@ static int send_locked(struct sk_blocking_conn *c, const void *data, size_t len)
 /* recv() that returns -EINTR when the server is stopping. */
 static long recv_interruptible(struct sk_blocking_conn *c, void *buf, size_t len)
 {
+#ifdef _WIN32
+    /* A console Ctrl-C interrupts no blocking call on Windows: wait for
+     * input in slices, looking at the stop flag between them, and keep
+     * the idle clock here (recv() only runs once there is data). */
+    int idle_ms = c->srv->cfg->idle_timeout_ms;
+    uint64_t since = sk_now_ms();
+    for (;;) {
+        if (sk_server_stopping(c->srv))
+            return -EINTR;
+        int ready = sk_socket_wait(c->fd, SK_WAIT_READ, 250);
+        if (ready < 0)
+            return ready;
+        if (ready > 0)
+            break;
+        if (idle_ms > 0 && sk_now_ms() - since >= (uint64_t)idle_ms)
+            return SK_WSA_BASE - WSAEWOULDBLOCK; /* what SO_RCVTIMEO says */
+    }
+#endif
     for (;;) {
         long n = (long)recv(c->fd, buf, len, 0);
         if (n >= 0)
@@ -94,14 +112,14 @@ static size_t blocking_write(struct sk_session *s, const void *data, size_t len)
 static int send_with_deadline(struct sk_blocking_conn *c, const char *p, size_t len)
 {
     while (len > 0) {
-        long n = (long)send(c->fd, p, len, SK_MSG_NOSIGNAL | MSG_DONTWAIT);
+        long n = sk_send_nowait(c->fd, p, len);
         if (n > 0) {
             p += n;
             len -= (size_t)n;
             c->bytes_out += (unsigned long long)n;
             continue;
         }
-        int rc = n < 0 ? sk_socket_error() : -EIO;
+        int rc = n < 0 ? (int)n : -EIO;
         if (rc == -EINTR)
             continue;
         if (!sk_error_would_block(rc))
@@ -224,7 +242,7 @@ static void run(struct sk_blocking_conn *c)
                            srv->cfg->idle_timeout_ms);
             break;
         } else {
-            if (!c->aborted && n != -ECONNRESET && n != -EINTR)
+            if (!c->aborted && !sk_error_is((int)n, ECONNRESET) && n != -EINTR)
                 sk_session_log(s, SK_LOG_WARN, "receive failed: %s", sk_strerror((int)n));
             break;
         }

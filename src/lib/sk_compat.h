@@ -14,15 +14,30 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 
 #ifdef _WIN32
+/* Winsock's FD_SETSIZE is how many sockets an fd_set holds (a count, not
+ * a bound on descriptor values) and defaults to 64; it must be set before
+ * winsock2.h is first seen.  The Makefile passes the same value. */
+#ifndef FD_SETSIZE
+#define FD_SETSIZE 1024
+#endif
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
 #include <winsock2.h>
 #include <ws2tcpip.h>
+#include <windows.h>
 typedef SOCKET sk_socket_t;
 #define SK_INVALID_SOCKET INVALID_SOCKET
 #define SK_SHUT_WR SD_SEND
 #define SK_SHUT_RDWR SD_BOTH
 #define SK_MSG_NOSIGNAL 0
+/* Winsock has no per-call non-blocking flag; the sockets that use this
+ * (the event-loop models') are non-blocking already. */
+#define SK_MSG_DONTWAIT 0
 typedef int sk_socklen_t;
 #else
 #include <arpa/inet.h>
@@ -41,7 +56,19 @@ typedef int sk_socket_t;
 #else
 #define SK_MSG_NOSIGNAL 0
 #endif
+#define SK_MSG_DONTWAIT MSG_DONTWAIT
 typedef socklen_t sk_socklen_t;
+#endif
+
+/* printf-style argument checking where the compiler has it.  mingw-w64's
+ * "printf" means Microsoft's old runtime, which lacks %zu and %jd; the
+ * Windows build uses the C99 one (__USE_MINGW_ANSI_STDIO). */
+#if defined(__MINGW32__)
+#define SK_PRINTF(fmt, args) __attribute__((format(gnu_printf, fmt, args)))
+#elif defined(__GNUC__)
+#define SK_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define SK_PRINTF(fmt, args)
 #endif
 
 /* Once per process: Winsock start-up; on POSIX, SIGPIPE is ignored so
@@ -55,6 +82,33 @@ int sk_socket_set_nonblocking(sk_socket_t s, int on);
 int sk_socket_error(void);
 /* 1 if code means "would block" (EAGAIN/EWOULDBLOCK/WSAEWOULDBLOCK). */
 int sk_error_would_block(int code);
+/* A socket error number as the OS reports it (errno, a WSA code from
+ * SO_ERROR) as an sk code. */
+int sk_socket_error_from(int oserr);
+/* send() what the socket takes now, without blocking even when the socket
+ * is in blocking mode (MSG_DONTWAIT; Windows: only once it is writable).
+ * A byte count or a code (would-block when nothing fits). */
+long sk_send_nowait(sk_socket_t s, const void *buf, size_t len);
+/* A spare descriptor for the EMFILE trick (sk_server_accept): POSIX opens
+ * /dev/null, Windows a socket.  Close it with sk_socket_close. */
+sk_socket_t sk_spare_open(void);
+/* How many descriptors a process may hold; the default --max-conns and
+ * the size of an event loop's table derive from it.  Windows sockets are
+ * handles whose values grow with the number of handles open. */
+long sk_descriptor_limit(void);
+
+/* writev() on a socket: a byte count or a code.  Windows sends the same
+ * pieces with WSASend() over WSABUFs, whose fields are those of struct
+ * iovec in the other order (so at most 64 pieces a call there). */
+#ifdef _WIN32
+struct iovec {
+    void *iov_base;
+    size_t iov_len;
+};
+#else
+#include <sys/uio.h>
+#endif
+long sk_send_vec(sk_socket_t s, const struct iovec *iov, int count);
 
 /* Wait until s is readable (SK_WAIT_READ) or writable (SK_WAIT_WRITE).
  * Returns 1 when ready, 0 on timeout, or a negative code.  timeout_ms < 0
@@ -68,6 +122,43 @@ int sk_socket_wait(sk_socket_t s, int what, int timeout_ms);
 uint64_t sk_now_ms(void);
 uint64_t sk_now_ns(void);
 void sk_sleep_ms(int ms);
+
+/* Give the processor to another thread (sched_yield, SwitchToThread). */
+void sk_thread_yield(void);
+
+/* Broken-down time (gmtime_r/localtime_r); 0 or a code. */
+int sk_gmtime(time_t t, struct tm *out);
+int sk_localtime(time_t t, struct tm *out);
+/* CPU time this process has used, in seconds. */
+int sk_cpu_times(double *user_s, double *system_s);
+
+/* C runtime descriptors (0, 1, 2 and files): read(), write(), close(),
+ * isatty(), in binary mode on Windows.  Counts or codes. */
+long sk_fd_read(int fd, void *buf, size_t len);
+long sk_fd_write(int fd, const void *buf, size_t len);
+int sk_fd_close(int fd);
+int sk_fd_isatty(int fd);
+/* getline(): the line's length with its newline, -1 at end of input. */
+long sk_getline(char **line, size_t *cap, FILE *f);
+
+/* Files, for the file service and the get client.  A file is a C runtime
+ * descriptor on both systems. */
+#define SK_FILE_REGULAR 1
+#define SK_FILE_DIRECTORY 2
+#define SK_FILE_OTHER 3
+/* Open path read-only; never blocks on a FIFO, never inherited. */
+int sk_file_open_read(const char *path);
+/* What path is (SK_FILE_*), or a code (-ENOENT). */
+int sk_path_kind(const char *path);
+/* What an open file is (SK_FILE_*) and, for a regular file, its size. */
+int sk_file_kind(int fd, int64_t *size);
+/* pread(): a byte count, 0 at the end, or a code. */
+long sk_file_read_at(int fd, void *buf, size_t len, int64_t offset);
+/* A new file beside the others (mkstemp's template ending in XXXXXX),
+ * readable and writable with the permissions a new file gets. */
+int sk_file_create_temp(char *template_path);
+/* rename() that replaces an existing destination on every system. */
+int sk_file_rename(const char *from, const char *to);
 
 /* Threads and locks.  New threads never receive the stop signals. */
 typedef struct sk_thread *sk_thread_t;
@@ -87,10 +178,23 @@ void sk_cond_signal(sk_cond_t *c);
 void sk_cond_broadcast(sk_cond_t *c);
 
 /* Signals: a handler that only sets *flag (async-signal-safe).  Without
- * SA_RESTART, so a blocking accept() or recv() returns EINTR. */
+ * SA_RESTART, so a blocking accept() or recv() returns EINTR.  Windows has
+ * SIGINT and SIGTERM only as names: a console Ctrl-C, Ctrl-Break or close
+ * event sets the flags registered for them, from a thread of its own, so
+ * nothing blocking is interrupted and models look at the flag in slices. */
 int sk_signal_set_flag(int signum, volatile int *flag);
 /* Back to the default action (a forked child dies on SIGTERM). */
 int sk_signal_default(int signum);
+
+#ifdef _WIN32
+/* The file service's root on Windows: a descriptor of the directory
+ * (held open so it cannot be renamed away), and files opened beneath it.
+ * compat_win.c checks with GetFinalPathNameByHandle that what was opened
+ * lies under the root, whatever junctions or symbolic links were
+ * followed.  Descriptors or codes (-ENOENT, -EXDEV: leaves the root). */
+int sk_win_dir_open(const char *path);
+int sk_win_open_beneath(int root_fd, const char *name);
+#endif
 
 #ifndef _WIN32
 /* Processes and pipes: POSIX only.  The models and features that need

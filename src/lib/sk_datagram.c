@@ -69,7 +69,7 @@ static struct reflect_slot *slot_for(struct sk_reflect *r, const struct sockaddr
 static int same_peer(const struct reflect_slot *slot, const struct sockaddr *from)
 {
     size_t len = peer_len(from);
-    return slot->peer_len == len && memcmp(&slot->peer, from, len) == 0;
+    return (size_t)slot->peer_len == len && memcmp(&slot->peer, from, len) == 0;
 }
 
 int sk_reflect_open(struct sk_reflect **out)
@@ -202,6 +202,12 @@ int sk_serve_datagrams(struct sk_server *srv)
     while (!sk_server_stopping(srv) && (max <= 0 || (long)srv->stats.datagrams < max)) {
         struct sk_addr from;
         from.len = sizeof from.ss;
+#ifdef _WIN32
+        /* Nothing interrupts a blocking recvfrom() on Windows: wait in
+         * slices and look at the stop flag between them. */
+        if (sk_socket_wait(srv->listener, SK_WAIT_READ, 200) == 0)
+            continue;
+#endif
         long n = (long)recvfrom(srv->listener, (char *)in, size + 1, 0,
                                 (struct sockaddr *)&from.ss, &from.len);
         if (n < 0) {
@@ -209,12 +215,19 @@ int sk_serve_datagrams(struct sk_server *srv)
             if (rc == -EINTR || sk_error_would_block(rc))
                 continue;
             /* A previous reply's ICMP port unreachable shows up here on
-             * some stacks: it concerns that peer, not the server. */
-            if (rc == -ECONNREFUSED)
+             * some stacks (Windows: as a reset): it concerns that peer,
+             * not the server. */
+            if (sk_error_is(rc, ECONNREFUSED) || sk_error_is(rc, ECONNRESET))
                 continue;
-            free(in);
-            free(out);
-            return rc;
+            /* Winsock fails a datagram longer than the buffer instead of
+             * cutting it: it was truncated. */
+            if (sk_error_is(rc, EMSGSIZE)) {
+                n = (long)size + 1;
+            } else {
+                free(in);
+                free(out);
+                return rc;
+            }
         }
         size_t reply_len;
         sk_datagram_handle(srv, in, (size_t)n, (size_t)n > size,

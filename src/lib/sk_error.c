@@ -7,8 +7,9 @@
  */
 #include "sk_error.h"
 
+#include "sk_compat.h"
+
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,91 @@ static const char *errno_name(int err)
     }
 }
 
+/* The Winsock error that means errno value err, or 0. */
+static int wsa_equivalent(int err)
+{
+    switch (err) {
+    case EINTR: return 10004;
+    case EBADF: return 10009;
+    case EACCES: return 10013;
+    case EFAULT: return 10014;
+    case EINVAL: return 10022;
+    case EMFILE: return 10024;
+    case EAGAIN: return 10035;
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK: return 10035;
+#endif
+    case EINPROGRESS: return 10036;
+    case EALREADY: return 10037;
+    case ENOTSOCK: return 10038;
+    case EDESTADDRREQ: return 10039;
+    case EMSGSIZE: return 10040;
+    case EPROTOTYPE: return 10041;
+    case ENOPROTOOPT: return 10042;
+    case EPROTONOSUPPORT: return 10043;
+    case EOPNOTSUPP: return 10045;
+    case EAFNOSUPPORT: return 10047;
+    case EADDRINUSE: return 10048;
+    case EADDRNOTAVAIL: return 10049;
+    case ENETDOWN: return 10050;
+    case ENETUNREACH: return 10051;
+    case ENETRESET: return 10052;
+    case ECONNABORTED: return 10053;
+    case ECONNRESET: return 10054;
+    case ENOBUFS: return 10055;
+    case EISCONN: return 10056;
+    case ENOTCONN: return 10057;
+    case EPIPE: return 10058;
+    case ETIMEDOUT: return 10060;
+    case ECONNREFUSED: return 10061;
+    case EHOSTUNREACH: return 10065;
+    case ECANCELED: return 995;
+    default: return 0;
+    }
+}
+
+int sk_error_is(int code, int err)
+{
+    if (code == -err)
+        return 1;
+#ifdef _WIN32
+    int wsa = wsa_equivalent(err);
+    return wsa != 0 && code == SK_WSA_BASE - wsa;
+#else
+    (void)wsa_equivalent;
+    return 0;
+#endif
+}
+
+int sk_error_from_wsa(int wsa)
+{
+    if (wsa <= 0 || SK_WSA_BASE - wsa <= SK_WSA_END)
+        return SK_WSA_BASE - 10022; /* WSAEINVAL: never "success" */
+    return SK_WSA_BASE - wsa;
+}
+
+static const char *wsa_name(int wsa)
+{
+    switch (wsa) {
+#define SK_WSA_NAME(num, name, msg) case num: return #name;
+        SK_WSA_MAP(SK_WSA_NAME)
+#undef SK_WSA_NAME
+    default:
+        return NULL;
+    }
+}
+
+static const char *wsa_message(int wsa)
+{
+    switch (wsa) {
+#define SK_WSA_MSG(num, name, msg) case num: return msg;
+        SK_WSA_MAP(SK_WSA_MSG)
+#undef SK_WSA_MSG
+    default:
+        return NULL;
+    }
+}
+
 const char *sk_err_name(int code)
 {
     static const char *const unknown = "EUNKNOWN";
@@ -73,6 +159,10 @@ const char *sk_err_name(int code)
         const char *n = errno_name(-code);
         return n ? n : unknown;
     }
+    if (code <= SK_WSA_BASE && code > SK_WSA_END) {
+        const char *n = wsa_name(SK_WSA_BASE - code);
+        return n ? n : "WSAEUNKNOWN";
+    }
     return unknown;
 }
 
@@ -90,6 +180,10 @@ const char *sk_strerror(int code)
     }
     if (code > SK_EAI_BASE)
         return strerror(-code);
+    if (code <= SK_WSA_BASE && code > SK_WSA_END) {
+        const char *m = wsa_message(SK_WSA_BASE - code);
+        return m ? m : "unknown Winsock error";
+    }
     return "unknown error";
 }
 

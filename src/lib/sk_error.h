@@ -8,7 +8,7 @@
  *   -1 .. -2999      the operating system's errno, negated (-ECONNREFUSED)
  *   -3000 .. -3099   getaddrinfo() failures (SK_EAI_*)
  *   -4000 .. -4099   sockit's own conditions (SK_E*)
- *   -10000 ..        reserved for Winsock codes on Windows
+ *   -10000 .. -21999 Winsock's codes on Windows (-10000 - WSAGetLastError())
  *
  * sk_strerror() and sk_err_name() turn any code into a sentence and a
  * name.  The library never prints, exits or keeps a global error: the
@@ -54,8 +54,68 @@
     X(EFAMILY, 18, "address family does not match")                          \
     X(ENOTAVAIL, 19, "not available on this system")
 
+/* Winsock range: the WSA error number, name, message.  Numbers rather
+ * than WSAE* names, so the table (and its tests) build everywhere. */
+#define SK_WSA_MAP(X)                                                        \
+    X(6, WSA_INVALID_HANDLE, "invalid handle")                               \
+    X(8, WSA_NOT_ENOUGH_MEMORY, "not enough memory")                         \
+    X(87, WSA_INVALID_PARAMETER, "invalid parameter")                        \
+    X(995, WSA_OPERATION_ABORTED, "overlapped operation aborted")            \
+    X(996, WSA_IO_INCOMPLETE, "overlapped I/O not yet complete")             \
+    X(997, WSA_IO_PENDING, "overlapped I/O will complete later")             \
+    X(10004, WSAEINTR, "interrupted function call")                          \
+    X(10009, WSAEBADF, "bad file handle")                                    \
+    X(10013, WSAEACCES, "permission denied")                                 \
+    X(10014, WSAEFAULT, "bad address")                                       \
+    X(10022, WSAEINVAL, "invalid argument")                                  \
+    X(10024, WSAEMFILE, "too many open sockets")                             \
+    X(10035, WSAEWOULDBLOCK, "resource temporarily unavailable")             \
+    X(10036, WSAEINPROGRESS, "operation now in progress")                    \
+    X(10037, WSAEALREADY, "operation already in progress")                   \
+    X(10038, WSAENOTSOCK, "socket operation on non-socket")                  \
+    X(10039, WSAEDESTADDRREQ, "destination address required")                \
+    X(10040, WSAEMSGSIZE, "message too long")                                \
+    X(10041, WSAEPROTOTYPE, "protocol wrong type for socket")                \
+    X(10042, WSAENOPROTOOPT, "protocol not available")                       \
+    X(10043, WSAEPROTONOSUPPORT, "protocol not supported")                   \
+    X(10044, WSAESOCKTNOSUPPORT, "socket type not supported")                \
+    X(10045, WSAEOPNOTSUPP, "operation not supported")                       \
+    X(10046, WSAEPFNOSUPPORT, "protocol family not supported")               \
+    X(10047, WSAEAFNOSUPPORT, "address family not supported by protocol")    \
+    X(10048, WSAEADDRINUSE, "address already in use")                        \
+    X(10049, WSAEADDRNOTAVAIL, "cannot assign requested address")            \
+    X(10050, WSAENETDOWN, "network is down")                                 \
+    X(10051, WSAENETUNREACH, "network is unreachable")                       \
+    X(10052, WSAENETRESET, "network dropped connection on reset")            \
+    X(10053, WSAECONNABORTED, "software caused connection abort")            \
+    X(10054, WSAECONNRESET, "connection reset by peer")                      \
+    X(10055, WSAENOBUFS, "no buffer space available")                        \
+    X(10056, WSAEISCONN, "socket is already connected")                      \
+    X(10057, WSAENOTCONN, "socket is not connected")                         \
+    X(10058, WSAESHUTDOWN, "cannot send after socket shutdown")              \
+    X(10059, WSAETOOMANYREFS, "too many references")                         \
+    X(10060, WSAETIMEDOUT, "connection timed out")                           \
+    X(10061, WSAECONNREFUSED, "connection refused")                          \
+    X(10062, WSAELOOP, "cannot translate name")                              \
+    X(10063, WSAENAMETOOLONG, "name too long")                               \
+    X(10064, WSAEHOSTDOWN, "host is down")                                   \
+    X(10065, WSAEHOSTUNREACH, "no route to host")                            \
+    X(10066, WSAENOTEMPTY, "directory not empty")                            \
+    X(10067, WSAEPROCLIM, "too many processes use Winsock")                  \
+    X(10091, WSASYSNOTREADY, "network subsystem is unavailable")             \
+    X(10092, WSAVERNOTSUPPORTED, "Winsock version not supported")            \
+    X(10093, WSANOTINITIALISED, "Winsock not initialised (no WSAStartup)")   \
+    X(10101, WSAEDISCON, "graceful shutdown in progress")                    \
+    X(10109, WSATYPE_NOT_FOUND, "class type not found")                      \
+    X(11001, WSAHOST_NOT_FOUND, "host not found")                            \
+    X(11002, WSATRY_AGAIN, "temporary failure in name resolution")           \
+    X(11003, WSANO_RECOVERY, "non-recoverable failure in name resolution")   \
+    X(11004, WSANO_DATA, "name has no address of the requested type")
+
 #define SK_EAI_BASE (-3000)
 #define SK_OWN_BASE (-4000)
+#define SK_WSA_BASE (-10000)
+#define SK_WSA_END (-22000) /* codes in (SK_WSA_END, SK_WSA_BASE] are Winsock's */
 
 enum sk_error_code {
 #define SK_ENUM_EAI(name, off, msg) SK_##name = SK_EAI_BASE - (off),
@@ -77,5 +137,11 @@ int sk_error_last(void);
 int sk_error_from_errno(int err);
 /* Map a getaddrinfo() return value to a code (EAI_SYSTEM reads errno). */
 int sk_error_from_gai(int gai);
+/* Map a Winsock error number (WSAGetLastError) to a code. */
+int sk_error_from_wsa(int wsa);
+/* 1 if code is the errno value err or, on Windows, the Winsock error that
+ * means the same (-ECONNRESET or WSAECONNRESET): how portable code asks
+ * "was it a reset?" whichever range the code came from. */
+int sk_error_is(int code, int err);
 
 #endif

@@ -29,13 +29,11 @@
 #include "sk_sock.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define ACCEPTS_PER_EVENT 64     /* level-triggered: the rest come next round */
 #define DATAGRAMS_PER_EVENT 64
@@ -70,7 +68,7 @@ struct ev_worker {
     sk_socket_t listener;
     int own_listener;
     int listening;
-    int reserve_fd;
+    sk_socket_t reserve_fd;     /* the EMFILE spare, or SK_INVALID_SOCKET */
     uint64_t accept_resume_ms;  /* nonzero: listener unwatched until then */
     size_t bufsize;
     uint8_t *scratch;         /* bufsize bytes: where reads land */
@@ -200,7 +198,7 @@ static size_t ev_write(struct sk_session *s, const void *data, size_t len)
     if (c->out == NULL) {
         /* Nothing queued: try the socket first, so the common case copies
          * nothing and needs no writability event. */
-        long n = (long)send(c->fd, data, len, SK_MSG_NOSIGNAL | MSG_DONTWAIT);
+        long n = (long)send(c->fd, (const char *)data, len, SK_MSG_NOSIGNAL | SK_MSG_DONTWAIT);
         if (n > 0) {
             done = (size_t)n;
             c->bytes_out += (unsigned long long)n;
@@ -295,8 +293,8 @@ static int flush(struct ev_conn *c)
 {
     struct ev_buf *b = c->out;
     while (b != NULL && b->tail > b->head) {
-        long n = (long)send(c->fd, b->data + b->head, b->tail - b->head,
-                            SK_MSG_NOSIGNAL | MSG_DONTWAIT);
+        long n = (long)send(c->fd, (const char *)b->data + b->head, b->tail - b->head,
+                            SK_MSG_NOSIGNAL | SK_MSG_DONTWAIT);
         if (n < 0) {
             int rc = sk_socket_error();
             if (rc == -EINTR)
@@ -377,7 +375,7 @@ static int read_some(struct ev_conn *c, int *drained)
     size_t want = out_room(c);
     if (want > w->bufsize)
         want = w->bufsize;
-    long n = (long)recv(c->fd, w->scratch, want, 0);
+    long n = (long)recv(c->fd, (char *)w->scratch, want, 0);
     if (n > 0) {
         c->bytes_in += (unsigned long long)n;
         w->loop->progress++;
@@ -428,7 +426,8 @@ static void conn_process(struct ev_conn *c)
         if (c->out != NULL) {
             size_t before = buf_len(c->out);
             if ((rc = flush(c)) < 0) {
-                if (rc != -ECONNRESET && rc != -EPIPE)
+                if (!sk_error_is(rc, ECONNRESET) && !sk_error_is(rc, EPIPE) &&
+                    !sk_error_is(rc, ECONNABORTED))
                     sk_session_log(s, SK_LOG_WARN, "send failed: %s", sk_strerror(rc));
                 conn_close(c);
                 return;
@@ -448,7 +447,7 @@ static void conn_process(struct ev_conn *c)
         if (!drained && can_read(c)) {
             rc = read_some(c, &drained);
             if (rc < 0) {
-                if (rc != -ECONNRESET)
+                if (!sk_error_is(rc, ECONNRESET) && !sk_error_is(rc, ECONNABORTED))
                     sk_session_log(s, SK_LOG_WARN, "receive failed: %s", sk_strerror(rc));
                 conn_close(c);
                 return;
@@ -566,21 +565,21 @@ static void resume_accepting(struct ev_worker *w)
  * listener is paused instead of left readable. */
 static void drop_waiting_connections(struct ev_worker *w)
 {
-    if (w->reserve_fd < 0)
-        w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (w->reserve_fd < 0) {
+    if (w->reserve_fd == SK_INVALID_SOCKET)
+        w->reserve_fd = sk_spare_open();
+    if (w->reserve_fd == SK_INVALID_SOCKET) {
         pause_accepting(w);
         return;
     }
-    close(w->reserve_fd);
-    w->reserve_fd = -1;
+    sk_socket_close(w->reserve_fd);
+    w->reserve_fd = SK_INVALID_SOCKET;
     for (;;) {
         sk_socket_t victim;
         if (sk_accept(w->listener, &victim, NULL) < 0)
             break;
         sk_socket_close(victim);
     }
-    w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    w->reserve_fd = sk_spare_open();
 }
 
 static void stop_listening(struct ev_worker *w)
@@ -605,9 +604,9 @@ static void on_listener(struct sk_loop *loop, int fd, void *data, int events)
         struct sk_addr peer;
         int rc = sk_accept(w->listener, &cfd, &peer);
         if (rc < 0) {
-            if (rc == -EINTR || rc == -ECONNABORTED || rc == -EPROTO)
+            if (rc == -EINTR || sk_error_is(rc, ECONNABORTED) || rc == -EPROTO)
                 continue;
-            if (rc == -EMFILE || rc == -ENFILE) {
+            if (sk_error_is(rc, EMFILE) || rc == -ENFILE) {
                 log_emfile(w, rc);
                 drop_waiting_connections(w);
                 return;
@@ -657,8 +656,12 @@ static void on_datagrams(struct sk_loop *loop, int fd, void *data, int events)
         struct sk_addr from;
         from.len = sizeof from.ss;
         /* One byte more than --buffer: a datagram that fills it was cut. */
-        long n = (long)recvfrom(fd, (char *)w->scratch, w->bufsize + 1, MSG_DONTWAIT,
+        long n = (long)recvfrom(fd, (char *)w->scratch, w->bufsize + 1, SK_MSG_DONTWAIT,
                                 (struct sockaddr *)&from.ss, &from.len);
+        /* Winsock fails a datagram longer than the buffer instead of
+         * cutting it: it was truncated. */
+        if (n < 0 && sk_error_is(sk_socket_error(), EMSGSIZE))
+            n = (long)w->bufsize + 1;
         if (n < 0)
             return; /* EAGAIN, or an ICMP error for an earlier reply */
         w->loop->progress++;
@@ -666,7 +669,7 @@ static void on_datagrams(struct sk_loop *loop, int fd, void *data, int events)
         sk_datagram_handle(w->srv, w->scratch, (size_t)n, (size_t)n > w->bufsize,
                            (const struct sockaddr *)&from.ss, w->dgram_out, &reply_len);
         if (reply_len > 0)
-            (void)!sendto(fd, (const char *)w->dgram_out, reply_len, MSG_DONTWAIT,
+            (void)!sendto(fd, (const char *)w->dgram_out, reply_len, SK_MSG_DONTWAIT,
                           (const struct sockaddr *)&from.ss, from.len);
         long max = w->srv->cfg->max_clients;
         if (max > 0 && (long)w->srv->stats.datagrams >= max) {
@@ -760,7 +763,7 @@ static void *worker_run(void *arg)
 
 static int loop_size(void)
 {
-    long limit = sysconf(_SC_OPEN_MAX);
+    long limit = sk_descriptor_limit();
     if (limit <= 0 || limit > (1L << 20))
         limit = 1L << 20;
     return (int)limit;
@@ -774,7 +777,7 @@ static int worker_init(struct ev_worker *w, struct ev_shared *shared, int index)
     w->srv = srv;
     w->edge = (shared->poller->flags & SK_POLLER_EDGE) != 0;
     w->bufsize = srv->buffer_size;
-    w->reserve_fd = -1;
+    w->reserve_fd = SK_INVALID_SOCKET;
     w->listener = srv->listener;
     if (index > 0) {
         /* Its own socket on the same port: the kernel spreads connections
@@ -801,7 +804,7 @@ static int worker_init(struct ev_worker *w, struct ev_shared *shared, int index)
     w->dgram_out = srv->cfg->udp ? malloc(w->bufsize) : NULL;
     if (w->scratch == NULL || (srv->cfg->udp && w->dgram_out == NULL))
         return -ENOMEM;
-    w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    w->reserve_fd = sk_spare_open();
     if ((rc = sk_loop_create(shared->poller, loop_size(), &w->loop)) < 0)
         return rc;
     rc = sk_loop_watch(w->loop, (int)w->listener, SK_EV_READ,
@@ -817,8 +820,8 @@ static void worker_cleanup(struct ev_worker *w)
     sk_loop_destroy(w->loop);
     if (w->own_listener)
         sk_socket_close(w->listener);
-    if (w->reserve_fd >= 0)
-        close(w->reserve_fd);
+    if (w->reserve_fd != SK_INVALID_SOCKET)
+        sk_socket_close(w->reserve_fd);
     while (w->free_bufs != NULL) {
         struct ev_buf *b = w->free_bufs;
         w->free_bufs = b->next_free;

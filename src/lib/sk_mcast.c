@@ -10,7 +10,11 @@
 #include "sk_error.h"
 
 #include <errno.h>
+#ifdef _WIN32
+#include <iphlpapi.h> /* if_nametoindex (link with iphlpapi) */
+#else
 #include <net/if.h>
+#endif
 #include <string.h>
 
 int sk_mcast_is_group(const struct sockaddr *sa)

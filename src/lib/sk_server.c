@@ -6,11 +6,9 @@
 #include "sk_sock.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 extern const struct sk_model sk_model_iterative;
 extern const struct sk_model sk_model_fork;
@@ -22,6 +20,7 @@ extern const struct sk_model sk_model_select;
 extern const struct sk_model sk_model_poll;
 extern const struct sk_model sk_model_epoll;
 extern const struct sk_model sk_model_uring;
+extern const struct sk_model sk_model_iocp;
 
 /* Listed from the simplest to the most scalable; the default is the last
  * one that runs here and supports the protocol. */
@@ -36,6 +35,7 @@ static const struct sk_model *const models[] = {
     &sk_model_poll,
     &sk_model_epoll,
     &sk_model_uring,
+    &sk_model_iocp,
     NULL
 };
 
@@ -75,16 +75,18 @@ int sk_server_stopping(const struct sk_server *srv)
     return srv->cfg->stop != NULL && *srv->cfg->stop;
 }
 
-static int open_reserve_fd(void)
-{
-    return open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
 int sk_server_accept(struct sk_server *srv, sk_socket_t *out, struct sk_addr *peer)
 {
     for (;;) {
         if (sk_server_stopping(srv))
             return -ECANCELED;
+#ifdef _WIN32
+        /* A console Ctrl-C interrupts no blocking call on Windows: wait
+         * for a connection in slices and look at the stop flag between. */
+        int ready = sk_socket_wait(srv->listener, SK_WAIT_READ, 200);
+        if (ready == 0)
+            continue;
+#endif
         int rc = sk_accept(srv->listener, out, peer);
         if (rc == 0) {
             srv->stats.accepted++;
@@ -92,9 +94,9 @@ int sk_server_accept(struct sk_server *srv, sk_socket_t *out, struct sk_addr *pe
         }
         if (rc == -EINTR)
             return rc; /* let the model look at its flags (SIGCHLD) */
-        if (rc == -ECONNABORTED || rc == -EPROTO)
+        if (sk_error_is(rc, ECONNABORTED) || rc == -EPROTO)
             continue;
-        if (rc == -EMFILE || rc == -ENFILE) {
+        if (sk_error_is(rc, EMFILE) || rc == -ENFILE) {
             uint64_t now = sk_now_ms();
             if (now - srv->last_emfile_log_ms >= 1000) {
                 sk_log(&srv->cfg->logger, SK_LOG_WARN,
@@ -106,13 +108,13 @@ int sk_server_accept(struct sk_server *srv, sk_socket_t *out, struct sk_addr *pe
              * take the waiting connection off the queue, close it, and
              * keep the spare again.  Without this the listener stays
              * readable and the server spins. */
-            if (srv->reserve_fd >= 0) {
-                close(srv->reserve_fd);
-                srv->reserve_fd = -1;
+            if (srv->reserve_fd != SK_INVALID_SOCKET) {
+                sk_socket_close(srv->reserve_fd);
+                srv->reserve_fd = SK_INVALID_SOCKET;
                 sk_socket_t victim;
                 if (sk_accept(srv->listener, &victim, NULL) == 0)
                     sk_socket_close(victim);
-                srv->reserve_fd = open_reserve_fd();
+                srv->reserve_fd = sk_spare_open();
             } else {
                 sk_sleep_ms(100);
             }
@@ -194,7 +196,7 @@ int sk_server_run(const struct sk_server_config *cfg, const char **why)
     memset(&srv, 0, sizeof srv);
     srv.cfg = cfg;
     srv.listener = SK_INVALID_SOCKET;
-    srv.reserve_fd = -1;
+    srv.reserve_fd = SK_INVALID_SOCKET;
     srv.service = sk_service_find(cfg->service);
     if (srv.service == NULL)
         return SK_ESERVICE;
@@ -221,8 +223,10 @@ int sk_server_run(const struct sk_server_config *cfg, const char **why)
     for (int i = 0; i < cfg->nsockopts; i++)
         opts[i] = cfg->sockopts[i];
     int nopts = cfg->nsockopts;
+#ifdef SO_REUSEPORT /* Windows has none: the loops share one socket */
     if (cfg->workers > 1 && (srv.model->flags & SK_MODEL_REUSEPORT))
         opts[nopts++] = "reuseport=on";
+#endif
     struct sk_listen_config lc = {
         .host = cfg->host,
         .port = cfg->port ? cfg->port : "0",
@@ -244,10 +248,10 @@ int sk_server_run(const struct sk_server_config *cfg, const char **why)
     if (srv.max_conns <= 0) {
         /* The descriptor limit less a reserve for the listener, logs,
          * files being served and the EMFILE spare. */
-        long limit = sysconf(_SC_OPEN_MAX);
+        long limit = sk_descriptor_limit();
         srv.max_conns = limit > 32 ? limit - 16 : 16;
     }
-    srv.reserve_fd = open_reserve_fd();
+    srv.reserve_fd = sk_spare_open();
     srv.buffer_size = cfg->buffer_size ? cfg->buffer_size : SK_DEFAULT_BUFFER;
 
     if (cfg->udp && (rc = sk_reflect_open(&srv.reflect)) < 0)
@@ -280,8 +284,8 @@ int sk_server_run(const struct sk_server_config *cfg, const char **why)
 out:
     if (srv.listener != SK_INVALID_SOCKET)
         sk_socket_close(srv.listener);
-    if (srv.reserve_fd >= 0)
-        close(srv.reserve_fd);
+    if (srv.reserve_fd != SK_INVALID_SOCKET)
+        sk_socket_close(srv.reserve_fd);
     sk_msglog_close(srv.msglog);
     sk_reflect_close(srv.reflect);
     return rc;

@@ -102,7 +102,7 @@ struct sk_server {
     struct sk_msglog *msglog;    /* NULL unless --log */
     struct sk_reflect *reflect;  /* UDP only */
     struct sk_server_stats stats;
-    sk_socket_t reserve_fd;      /* spare descriptor for EMFILE, or -1 */
+    sk_socket_t reserve_fd;      /* spare descriptor for EMFILE, or SK_INVALID_SOCKET */
     uint64_t last_emfile_log_ms;
 };
 

@@ -51,10 +51,7 @@ struct sk_logger {
 
 void sk_log(const struct sk_logger *logger, enum sk_log_level level,
             const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
+    SK_PRINTF(3, 4);
 
 /* What a service is told about the server it runs in. */
 struct sk_service_config {
@@ -174,10 +171,7 @@ static inline void sk_session_close(struct sk_session *s)
 }
 void sk_session_log(struct sk_session *s, enum sk_log_level level,
                     const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
+    SK_PRINTF(3, 4);
 
 /* Services compiled in. */
 const struct sk_service *sk_service_find(const char *name);

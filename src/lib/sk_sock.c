@@ -8,6 +8,10 @@
 #include <errno.h>
 #include <string.h>
 
+#if defined(_WIN32) && !defined(SIO_UDP_CONNRESET)
+#define SIO_UDP_CONNRESET _WSAIOW(IOC_VENDOR, 12) /* mswsock.h */
+#endif
+
 static int open_socket(int family, int socktype, sk_socket_t *out)
 {
 #ifdef SOCK_CLOEXEC
@@ -35,8 +39,15 @@ static int bind_one(const struct sk_listen_config *cfg, const struct addrinfo *a
     int rc = open_socket(ai->ai_family, cfg->socktype, &s);
     if (rc < 0)
         return rc;
+#ifdef _WIN32
+    /* Windows' SO_REUSEADDR lets another socket take over a port in use;
+     * a server wants the opposite, and TIME_WAIT never blocks its bind. */
+    if (!cfg->no_reuseaddr && cfg->socktype == SOCK_STREAM)
+        (void)setsockopt_int(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1);
+#else
     if (!cfg->no_reuseaddr)
         rc = setsockopt_int(s, SOL_SOCKET, SO_REUSEADDR, 1);
+#endif
     /* An IPv6 wildcard also takes IPv4 (dual-stack); a specific IPv6
      * address stays IPv6-only so it never collides with an IPv4 bind. */
     if (rc == 0 && ai->ai_family == AF_INET6) {
@@ -44,6 +55,15 @@ static int bind_one(const struct sk_listen_config *cfg, const struct addrinfo *a
         int any = IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr);
         rc = setsockopt_int(s, IPPROTO_IPV6, IPV6_V6ONLY, any ? 0 : 1);
     }
+#ifdef _WIN32
+    /* A reply to a peer that has gone makes Windows fail the next
+     * recvfrom() with WSAECONNRESET; a server wants to ignore that. */
+    if (rc == 0 && cfg->socktype == SOCK_DGRAM) {
+        BOOL off = FALSE;
+        DWORD got = 0;
+        (void)WSAIoctl(s, SIO_UDP_CONNRESET, &off, sizeof off, NULL, 0, &got, NULL, NULL);
+    }
+#endif
     for (int i = 0; rc == 0 && i < cfg->nsockopts; i++)
         rc = sk_sockopt_apply(s, cfg->sockopts[i]);
     if (rc == 0 && bind(s, ai->ai_addr, (sk_socklen_t)ai->ai_addrlen) != 0)
@@ -76,7 +96,7 @@ int sk_listen(const struct sk_listen_config *cfg, sk_socket_t *out,
             list = NULL;
             if (rc == 0)
                 goto bound;
-            if (rc != -EAFNOSUPPORT && rc != -EADDRNOTAVAIL)
+            if (!sk_error_is(rc, EAFNOSUPPORT) && !sk_error_is(rc, EADDRNOTAVAIL))
                 return rc;
         }
         host = "0.0.0.0";
@@ -137,7 +157,7 @@ int sk_connect_addr(const struct sockaddr *sa, sk_socklen_t len, int socktype,
             rc = sk_socket_wait(s, SK_WAIT_WRITE, (int)(deadline - now));
             if (rc == 1)
                 break;
-            if (rc < 0 && rc != -EINTR)
+            if (rc < 0 && !sk_error_is(rc, EINTR))
                 goto fail;
         }
         int err = 0;
@@ -147,7 +167,7 @@ int sk_connect_addr(const struct sockaddr *sa, sk_socklen_t len, int socktype,
             goto fail;
         }
         if (err != 0) {
-            rc = sk_error_from_errno(err);
+            rc = sk_socket_error_from(err);
             goto fail;
         }
     }
@@ -275,6 +295,21 @@ int sk_shutdown_write(sk_socket_t s)
 
 int sk_set_timeouts(sk_socket_t s, int recv_ms, int send_ms)
 {
+#ifdef _WIN32
+    /* Winsock takes these as a DWORD of milliseconds, not a timeval. */
+    DWORD ms;
+    if (recv_ms >= 0) {
+        ms = (DWORD)recv_ms;
+        if (setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, (const char *)&ms, sizeof ms) != 0)
+            return sk_socket_error();
+    }
+    if (send_ms >= 0) {
+        ms = (DWORD)send_ms;
+        if (setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, (const char *)&ms, sizeof ms) != 0)
+            return sk_socket_error();
+    }
+    return 0;
+#else
     struct timeval tv;
     if (recv_ms >= 0) {
         tv.tv_sec = recv_ms / 1000;
@@ -289,6 +324,7 @@ int sk_set_timeouts(sk_socket_t s, int recv_ms, int send_ms)
             return sk_socket_error();
     }
     return 0;
+#endif
 }
 
 int sk_local_addr(sk_socket_t s, struct sk_addr *out)

@@ -119,8 +119,7 @@ static void broadcast_locked(struct sk_instance *inst, const struct chat_member 
 
 /* snprintf that returns the length actually stored (truncated, never
  * negative), so the result can be posted as is. */
-static size_t format_text(char *buf, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static size_t format_text(char *buf, size_t cap, const char *fmt, ...) SK_PRINTF(3, 4);
 static size_t format_text(char *buf, size_t cap, const char *fmt, ...)
 {
     va_list ap;

@@ -38,7 +38,7 @@ static size_t daytime_format(char *buf, size_t cap)
     };
     time_t now = time(NULL);
     struct tm tm;
-    if (now == (time_t)-1 || gmtime_r(&now, &tm) == NULL)
+    if (now == (time_t)-1 || sk_gmtime(now, &tm) != 0)
         return 0;
     if (tm.tm_wday < 0 || tm.tm_wday > 6 || tm.tm_mon < 0 || tm.tm_mon > 11)
         return 0;

@@ -45,17 +45,24 @@
  *
  * Needs: Linux >= 5.6 for openat2 (older kernels get the walk).  On other
  * systems O_PATH falls back to a plain read-only directory descriptor and
- * the walk is always used.
+ * the walk is always used.  On Windows the root is held open and each name
+ * (which may not hold ':' either: drives, streams) is opened beneath it
+ * following junctions and links as Windows does; then the file's final
+ * path (GetFinalPathNameByHandle) must lie inside the root's, or the file
+ * is refused as leaving the root (compat_win.c).  Devices ("NUL", "CON")
+ * and directories are not regular files.
  */
 #include "sk_service.h"
 #include "sk_error.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifndef _WIN32 /* Windows: sk_win_open_beneath() in compat_win.c */
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -67,6 +74,7 @@
 #ifndef O_PATH /* not Linux: a read-only descriptor of the directory does */
 #define O_PATH 0
 #endif
+#endif
 
 #define NAME_MAX_BYTES 1024      /* longest file name a client may send */
 #define CHUNK_MAX (64 * 1024)    /* largest piece read and written at once */
@@ -75,10 +83,12 @@
 #define LOGGED_NAME_MAX 200      /* bytes of a file name quoted in logs */
 #define HEADER_MAX 96
 
+#ifndef _WIN32
 /* Flags for the served file: never our controlling tty, never inherited by
  * a child (fork model, or anything the program runs), and never blocking
  * in open() on a FIFO. */
 #define FILE_OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+#endif
 
 struct file_instance {
     int root_fd;      /* O_PATH descriptor of --root, or -1 in single-file mode */
@@ -96,7 +106,7 @@ struct file_session {
     int fd;                 /* the file being sent, or -1 */
     int replying;           /* header and/or body still to send */
     int peer_eof;           /* the client half-closed */
-    off_t size, sent;       /* body: promised and sent so far */
+    int64_t size, sent;     /* body: promised and sent so far */
     char header[HEADER_MAX];
     size_t header_len, header_sent;
     size_t name_len;
@@ -196,7 +206,7 @@ static void reply_error(struct sk_session *s, struct file_session *fs, int warn,
 static void finish_reply(struct sk_session *s, struct file_session *fs)
 {
     if (fs->fd >= 0) {
-        close(fs->fd);
+        sk_fd_close(fs->fd);
         fs->fd = -1;
     }
     fs->replying = 0;
@@ -220,6 +230,12 @@ static const char *lexical_refusal(const char *name, size_t len)
         return "path refused: absolute path";
     if (memchr(name, '\\', len) != NULL)
         return "path refused: backslash in name";
+#ifdef _WIN32
+    /* "C:x" is relative to a drive's current directory, "x:y" names an
+     * alternate data stream: neither is a file beneath the root. */
+    if (memchr(name, ':', len) != NULL)
+        return "path refused: drive or stream name";
+#endif
     for (size_t i = 0; i < len;) {
         size_t end = i;
         while (end < len && name[end] != '/')
@@ -231,6 +247,7 @@ static const char *lexical_refusal(const char *name, size_t len)
     return NULL;
 }
 
+#ifndef _WIN32
 #if defined(SYS_openat2)
 static int open_beneath_openat2(int root_fd, const char *name)
 {
@@ -311,6 +328,12 @@ static int open_beneath(const struct file_instance *fi, const char *name)
 #endif
     return open_beneath_walk(fi->root_fd, name);
 }
+#else
+static int open_beneath(const struct file_instance *fi, const char *name)
+{
+    return sk_win_open_beneath(fi->root_fd, name);
+}
+#endif
 
 /* What to tell the client when open failed with -errno rc.  *warn is set
  * for attempts that look like trouble rather than a typo, *unexpected for
@@ -337,6 +360,7 @@ static const char *open_error_message(int rc, int *warn, int *unexpected)
         return "name too long";
     case ENXIO:
     case ENODEV:
+    case EISDIR:
         *warn = 1;
         return "not a regular file";
     default:
@@ -354,8 +378,7 @@ static void start_reply(struct sk_session *s, struct file_session *fs)
     int fd;
 
     if (fi->root_fd < 0) {
-        fd = open(inst->config->single_file, FILE_OPEN_FLAGS);
-        fd = fd < 0 ? -errno : fd;
+        fd = sk_file_open_read(inst->config->single_file);
     } else {
         const char *why = lexical_refusal(fs->name, fs->name_len);
         if (why != NULL) {
@@ -372,25 +395,25 @@ static void start_reply(struct sk_session *s, struct file_session *fs)
         reply_error(s, fs, warn, message);
         return;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int rc = sk_error_last();
-        close(fd);
-        sk_session_log(s, SK_LOG_WARN, "fstat failed: %s", sk_strerror(rc));
+    int64_t size = 0;
+    int kind = sk_file_kind(fd, &size);
+    if (kind < 0) {
+        sk_fd_close(fd);
+        sk_session_log(s, SK_LOG_WARN, "fstat failed: %s", sk_strerror(kind));
         reply_error(s, fs, 1, "cannot open file");
         return;
     }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
+    if (kind != SK_FILE_REGULAR) {
+        sk_fd_close(fd);
         reply_error(s, fs, 1, "not a regular file");
         return;
     }
     /* O_NONBLOCK has no effect on reads of a regular file, so it stays. */
     char line[HEADER_MAX];
-    snprintf(line, sizeof line, "OK %jd\n", (intmax_t)st.st_size);
+    snprintf(line, sizeof line, "OK %jd\n", (intmax_t)size);
     set_header(fs, line);
     fs->fd = fd;
-    fs->size = st.st_size;
+    fs->size = size;
     fs->sent = 0;
     sk_session_want_writable(s, 1);
 }
@@ -497,14 +520,11 @@ static void file_writable(struct sk_session *s)
         size_t want = CHUNK_MAX;
         if (want > room)
             want = room;
-        if ((off_t)want > fs->size - fs->sent)
+        if ((int64_t)want > fs->size - fs->sent)
             want = (size_t)(fs->size - fs->sent);
-        ssize_t got;
-        do
-            got = pread(fs->fd, chunk, want, fs->sent);
-        while (got < 0 && errno == EINTR);
+        long got = sk_file_read_at(fs->fd, chunk, want, fs->sent);
         if (got <= 0) {
-            int read_error = got < 0 ? sk_error_last() : 0;
+            int read_error = got < 0 ? (int)got : 0;
             char quoted[ESCAPED_CAP(LOGGED_NAME_MAX)];
             escape_for_log(fs->name, fs->name_len, LOGGED_NAME_MAX, quoted, sizeof quoted);
             if (got == 0)
@@ -514,7 +534,7 @@ static void file_writable(struct sk_session *s)
             else
                 sk_session_log(s, SK_LOG_WARN, "reading \"%s\" failed: %s; aborting", quoted,
                                sk_strerror(read_error));
-            close(fs->fd);
+            sk_fd_close(fs->fd);
             fs->fd = -1;
             fs->replying = 0;
             sk_session_want_writable(s, 0);
@@ -525,7 +545,7 @@ static void file_writable(struct sk_session *s)
         if (put == 0)
             return; /* the session failed; the model ends it */
         /* Bytes the output did not take are simply read again next time. */
-        fs->sent += (off_t)put;
+        fs->sent += (int64_t)put;
         budget = put < budget ? budget - put : 0;
     }
     if (fs->fd >= 0 && fs->sent < fs->size)
@@ -563,7 +583,7 @@ static void file_close(struct sk_session *s)
 {
     struct file_session *fs = sk_session_state(s);
     if (fs->fd >= 0) {
-        close(fs->fd);
+        sk_fd_close(fs->fd);
         fs->fd = -1;
     }
     if (fs->closing_total > 0)
@@ -585,9 +605,17 @@ static int file_instance_open(struct sk_instance *inst)
         return SK_EPATH;
     }
     if (cfg->root != NULL) {
+#ifdef _WIN32
+        fi->root_fd = sk_win_dir_open(cfg->root);
+#else
         fi->root_fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+#endif
         if (fi->root_fd < 0) {
+#ifdef _WIN32
+            int rc = fi->root_fd;
+#else
             int rc = sk_error_last();
+#endif
             sk_log(inst->logger, SK_LOG_ERROR, "cannot open root '%s': %s", cfg->root,
                    sk_strerror(rc));
             free(fi);
@@ -600,9 +628,11 @@ static int file_instance_open(struct sk_instance *inst)
         if (fd >= 0)
             close(fd);
 #endif
+#ifndef _WIN32
         if (!fi->have_openat2)
             sk_log(inst->logger, SK_LOG_INFO,
                    "openat2 unavailable (Linux >= 5.6): refusing every symlink under the root");
+#endif
     }
     inst->state = fi;
     return 0;
@@ -614,7 +644,7 @@ static void file_instance_close(struct sk_instance *inst)
     if (fi == NULL)
         return;
     if (fi->root_fd >= 0)
-        close(fi->root_fd);
+        sk_fd_close(fi->root_fd);
     free(fi);
 }
 

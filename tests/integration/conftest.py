@@ -76,8 +76,11 @@ def require_model(model):
 class Server:
     """A running `sockit serve`; its stderr is collected line by line."""
 
-    def __init__(self, args, ready_timeout=10.0, env=None, preexec_fn=None):
-        self.args = [SOCKIT, "serve"] + list(args)
+    def __init__(self, args, ready_timeout=10.0, env=None, preexec_fn=None, command=None,
+                 stop_signal=signal.SIGTERM):
+        # command: what runs sockit (["wine", "sockit.exe"] for Windows).
+        self.args = list(command or [SOCKIT]) + ["serve"] + list(args)
+        self.stop_signal = stop_signal
         self.proc = subprocess.Popen(
             self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, env=env, preexec_fn=preexec_fn)
@@ -132,14 +135,15 @@ class Server:
                 self._cond.wait(min(left, 0.1))
 
     def stop(self, timeout=10.0):
-        """SIGTERM, then expect a clean exit 0."""
+        """SIGTERM (or stop_signal), then expect a clean exit 0."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(self.stop_signal)
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise AssertionError("server did not stop on SIGTERM:\n" + self.log())
+            raise AssertionError("server did not stop on %s:\n%s"
+                                 % (signal.Signals(self.stop_signal).name, self.log()))
         self._reader.join(5)
         return rc
 

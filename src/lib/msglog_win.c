@@ -1,0 +1,103 @@
+/*
+ * msglog_win.c - `--log FILE` on Windows: a writer thread fed by a pipe.
+ *
+ * Linux forks a writer process (sk_msglog.c); Windows has no fork, so a
+ * thread reads an anonymous pipe and appends what arrives to FILE.  The
+ * pipe decouples the connections from the disk exactly as the process
+ * does: a slow disk fills the pipe and then blocks the writers.  Windows
+ * promises no atomic pipe writes (POSIX's PIPE_BUF), so each message is
+ * written under one lock and chunks of concurrent clients never tear.
+ */
+#include "sk_msglog.h"
+#include "sk_compat.h"
+#include "sk_error.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+struct sk_msglog {
+    HANDLE pipe_read, pipe_write, file;
+    sk_mutex_t *lock;
+    sk_thread_t writer;
+};
+
+static void *writer_main(void *arg)
+{
+    struct sk_msglog *ml = arg;
+    static char buf[65536];
+    for (;;) {
+        DWORD got = 0;
+        if (!ReadFile(ml->pipe_read, buf, sizeof buf, &got, NULL) || got == 0)
+            break; /* ERROR_BROKEN_PIPE: the write end closed */
+        for (DWORD off = 0; off < got;) {
+            DWORD put = 0;
+            if (!WriteFile(ml->file, buf + off, got - off, &put, NULL) || put == 0)
+                return NULL;
+            off += put;
+        }
+    }
+    return NULL;
+}
+
+int sk_msglog_open(const char *path, struct sk_msglog **out)
+{
+    wchar_t wpath[1024];
+    if (MultiByteToWideChar(CP_UTF8, 0, path, -1, wpath, (int)(sizeof wpath / sizeof *wpath)) <= 0)
+        return -ENAMETOOLONG;
+    struct sk_msglog *ml = calloc(1, sizeof *ml);
+    if (ml == NULL)
+        return -ENOMEM;
+    ml->file = CreateFileW(wpath, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+                           OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+    if (ml->file == INVALID_HANDLE_VALUE) {
+        DWORD err = GetLastError();
+        free(ml);
+        return err == ERROR_ACCESS_DENIED ? -EACCES
+             : err == ERROR_PATH_NOT_FOUND ? -ENOENT : -EIO;
+    }
+    int rc = 0;
+    if (!CreatePipe(&ml->pipe_read, &ml->pipe_write, NULL, 65536))
+        rc = -EMFILE;
+    else if ((ml->lock = sk_mutex_new()) == NULL)
+        rc = -ENOMEM;
+    else
+        rc = sk_thread_start(&ml->writer, writer_main, ml);
+    if (rc < 0) {
+        if (ml->pipe_read)
+            CloseHandle(ml->pipe_read);
+        if (ml->pipe_write)
+            CloseHandle(ml->pipe_write);
+        CloseHandle(ml->file);
+        sk_mutex_free(ml->lock);
+        free(ml);
+        return rc;
+    }
+    *out = ml;
+    return 0;
+}
+
+void sk_msglog_write(struct sk_msglog *ml, const void *data, size_t len)
+{
+    const char *p = data;
+    sk_mutex_lock(ml->lock);
+    while (len > 0) {
+        DWORD chunk = len > 65536 ? 65536 : (DWORD)len, put = 0;
+        if (!WriteFile(ml->pipe_write, p, chunk, &put, NULL) || put == 0)
+            break;
+        p += put;
+        len -= put;
+    }
+    sk_mutex_unlock(ml->lock);
+}
+
+void sk_msglog_close(struct sk_msglog *ml)
+{
+    if (ml == NULL)
+        return;
+    CloseHandle(ml->pipe_write);
+    sk_thread_join(ml->writer);
+    CloseHandle(ml->pipe_read);
+    CloseHandle(ml->file);
+    sk_mutex_free(ml->lock);
+    free(ml);
+}
