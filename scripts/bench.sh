@@ -1,0 +1,241 @@
+#!/bin/sh
+# `make bench`: sockit's server models against other echo servers on this
+# machine, then BENCHMARKS.md rewritten from the results.
+#
+# What it runs (everything on 127.0.0.1; servers on one CPU, the load
+# generator on another):
+#   1. sockit compare, TCP, the default matrix (1, 50, 500 connections x
+#      128 B and 4 KiB x depth 1 and 16), every model and peer;
+#   2. sockit compare --udp: the UDP models against the textbook loop;
+#   3. `sockit get` of a 1 GiB file from `sockit serve file` against one
+#      iperf3 stream;
+#   4. a perf profile of the best model, when perf can sample here.
+# The load generator's own CPU per message comes from bench's
+# cpu_us_per_msg in the compare results.
+#
+# Time: the TCP matrix is 12 points x 16 servers x REPEAT runs, each run
+# DURATION seconds plus ~0.4 s to start and stop the server.  At DURATION=1
+# and REPEAT=3 (the defaults here) that is about 15 minutes on a 2-core
+# machine (ncat needs over 30 s to accept 500 clients and is cut off once
+# per point), the UDP matrix about 4, the rest about 1: some 20 minutes in
+# all, plus up to 3 minutes waiting for the machine to be idle.  The
+# compare default of 2 s per run would take about 35.  Override with
+# DURATION=2 REPEAT=5 for steadier figures, or smaller for a
+# quick look; COMPARE_ARGS adds options to both compare runs (a smaller
+# matrix: COMPARE_ARGS="--conns 1,50 --sizes 128").  Results go to
+# bench/results/ and BENCHMARKS.md.
+set -eu
+
+cd "$(dirname "$0")/.."
+MAKE=${MAKE:-make}
+BUILD=${BUILD:-build}
+DURATION=${DURATION:-1}
+REPEAT=${REPEAT:-3}
+UDP_DURATION=${UDP_DURATION:-1}
+RESULTS=bench/results
+say() { echo "bench: $*"; }
+
+# ---- packages: installed when missing and we are root ----------------------
+missing=""
+[ -e /usr/include/uv.h ] || missing="$missing libuv1-dev"
+[ -e /usr/include/event2/event.h ] || missing="$missing libevent-dev"
+command -v socat >/dev/null || missing="$missing socat"
+command -v ncat >/dev/null || missing="$missing ncat"
+command -v iperf3 >/dev/null || missing="$missing iperf3"
+command -v gnuplot >/dev/null || missing="$missing gnuplot-nox"
+command -v python3 >/dev/null || missing="$missing python3"
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        say "installing$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    else
+        say "not installed:$missing (not root, or no apt-get); those peers are skipped"
+    fi
+fi
+command -v python3 >/dev/null || { say "python3 is needed to write BENCHMARKS.md"; exit 1; }
+
+# ---- build --------------------------------------------------------------------
+$MAKE all peers
+
+mkdir -p "$RESULTS"
+work=$(mktemp -d "${TMPDIR:-/tmp}/sockit-bench.XXXXXX")
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Measure a private copy: a `make` elsewhere while this runs (the tests
+# rebuild build/sockit) must not swap the binary between two runs.
+cp "$BUILD/sockit" "$work/sockit"
+SOCKIT=$work/sockit
+PEERS="--peer-dir $BUILD/peers"
+
+ncpu=$(nproc)
+if [ "$ncpu" -ge 2 ]; then
+    srv_cpu="taskset -c 0"
+    cli_cpu="taskset -c 1"
+else
+    srv_cpu=""
+    cli_cpu=""
+fi
+
+# ---- the machine, and how busy it is -------------------------------------------
+# Other work on the machine skews every figure; wait (up to IDLE_WAIT
+# seconds, default 180) for the 1-minute load average to settle below
+# 0.5, and record it.
+i=0
+while [ "$(awk '{print ($1 < 0.5)}' /proc/loadavg)" != 1 ] && [ $i -lt $(( ${IDLE_WAIT:-180} / 5 )) ]; do
+    [ $i = 0 ] && say "waiting for the machine to be idle (load $(cut -d' ' -f1-3 /proc/loadavg))"
+    sleep 5
+    i=$((i + 1))
+done
+{
+    echo "cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)"
+    echo "cores=$ncpu"
+    echo "kernel=$(uname -sr)"
+    echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
+    echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "duration=$DURATION"
+    echo "repeat=$REPEAT"
+    echo "udp_duration=$UDP_DURATION"
+    echo "cc=$(${CC:-cc} --version | head -n 1)"
+    echo "libuv=$(dpkg-query -W -f '${Version}' libuv1-dev 2>/dev/null || echo none)"
+    echo "libevent=$(dpkg-query -W -f '${Version}' libevent-dev 2>/dev/null || echo none)"
+    echo "node=$(node --version 2>/dev/null || echo none)"
+    echo "socat=$(socat -V 2>/dev/null | sed -n 's/^socat version \([^ ]*\).*/\1/p' || echo none)"
+    echo "ncat=$(ncat --version 2>&1 | sed -n 's/^Ncat: Version \([^ ]*\).*/\1/p' || echo none)"
+    echo "iperf3=$(iperf3 --version 2>/dev/null | head -n 1 | cut -d' ' -f2 || echo none)"
+} >"$RESULTS/machine.txt"
+cat "$RESULTS/machine.txt"
+start=$(date +%s)
+
+# ---- 1. TCP echo: every model and peer over the default matrix -----------------
+say "sockit compare --duration $DURATION --repeat $REPEAT"
+# shellcheck disable=SC2086
+"$SOCKIT" compare $PEERS --duration "$DURATION" --repeat "$REPEAT" ${COMPARE_ARGS:-} \
+    --json "$RESULTS/compare-tcp.json" --markdown "$RESULTS/compare-tcp.md" \
+    >"$RESULTS/compare-tcp.txt" 2>"$RESULTS/compare-tcp.log" || say "compare (TCP) exited with $?"
+tail -n 20 "$RESULTS/compare-tcp.txt"
+
+# ---- 2. UDP echo: the UDP models against the textbook recvfrom/sendto loop ---------
+say "sockit compare --udp --duration $UDP_DURATION --repeat $REPEAT"
+# shellcheck disable=SC2086
+"$SOCKIT" compare $PEERS --udp --conns 1,50 --sizes 128,1024 --depths 1,16 ${COMPARE_ARGS:-} \
+    --duration "$UDP_DURATION" --repeat "$REPEAT" \
+    --json "$RESULTS/compare-udp.json" --markdown "$RESULTS/compare-udp.md" \
+    >"$RESULTS/compare-udp.txt" 2>"$RESULTS/compare-udp.log" || say "compare (UDP) exited with $?"
+tail -n 12 "$RESULTS/compare-udp.txt"
+
+# ---- 3. bulk transfer: sockit get of 1 GiB against one iperf3 stream -----------------
+# wait_line FILE PATTERN: until a line of FILE matches (10 s at most).
+wait_line() {
+    n=0
+    until grep -q "$2" "$1" 2>/dev/null; do
+        n=$((n + 1))
+        [ $n -le 200 ] || { say "no '$2' in $1:"; cat "$1" >&2; return 1; }
+        sleep 0.05
+    done
+}
+# A TCP port free right now on 127.0.0.1, for iperf3.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+: >"$RESULTS/transfer.txt"
+say "sockit get of a 1 GiB file vs iperf3 (3 runs each)"
+dd if=/dev/zero of="$work/1g.bin" bs=1M count=1024 status=none
+cat "$work/1g.bin" >/dev/null # in the page cache before the first run
+$srv_cpu "$SOCKIT" serve file "$work/1g.bin" -l 127.0.0.1 -p 0 -q 2>"$work/file.log" &
+pids="$pids $!"
+wait_line "$work/file.log" '^listening on'
+fport=$(sed -n 's/^listening on .* port \([0-9]*\) .*/\1/p' "$work/file.log")
+for run in 1 2 3; do
+    # get's own summary: "received NAME: BYTES bytes in SEC s (RATE MB/s)"
+    if $cli_cpu "$SOCKIT" get 127.0.0.1 "$fport" 1g.bin -o - 2>"$work/get.err" >/dev/null; then
+        sed -n "s/.*: \([0-9]*\) bytes in \([0-9.]*\) s.*/get run=$run bytes=\1 seconds=\2/p" \
+            "$work/get.err" >>"$RESULTS/transfer.txt"
+    else
+        say "sockit get failed: $(cat "$work/get.err")"
+        echo "get run=$run failed: $(cat "$work/get.err")" >>"$RESULTS/transfer.txt"
+    fi
+done
+if command -v iperf3 >/dev/null; then
+    for run in 1 2 3; do
+        iport=$(free_port)
+        $srv_cpu iperf3 -s -1 --forceflush -B 127.0.0.1 -p "$iport" >"$work/iperf-s.log" 2>&1 &
+        ipid=$!
+        pids="$pids $ipid"
+        wait_line "$work/iperf-s.log" 'Server listening'
+        if $cli_cpu iperf3 -c 127.0.0.1 -p "$iport" -n 1G -J >"$RESULTS/iperf3-$run.json" 2>&1; then
+            echo "iperf3 run=$run bps=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"])' "$RESULTS/iperf3-$run.json")" \
+                >>"$RESULTS/transfer.txt"
+        else
+            say "iperf3 failed (see $RESULTS/iperf3-$run.json)"
+            echo "iperf3 run=$run failed" >>"$RESULTS/transfer.txt"
+        fi
+        wait "$ipid" 2>/dev/null || true
+    done
+else
+    echo "iperf3 missing" >>"$RESULTS/transfer.txt"
+fi
+cat "$RESULTS/transfer.txt"
+
+# ---- 4. where the best model spends its time, if perf can sample here ---------------
+# Hardware counters are often missing in a VM; cpu-clock sampling still works.
+perf_note="perf is not installed"
+if command -v perf >/dev/null; then
+    if perf stat -e instructions true 2>&1 | grep -q 'not supported'; then
+        perf_note="hardware counters not available (perf stat -e instructions: not supported); profile sampled with cpu-clock"
+    else
+        perf_note="hardware counters available"
+    fi
+    best=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["best_model"] or "")' "$RESULTS/compare-tcp.json" 2>/dev/null || true)
+    best=${best:-epoll}
+    $srv_cpu "$SOCKIT" serve echo -m "$best" -l 127.0.0.1 -p 0 -q 2>"$work/perf-srv.log" &
+    spid=$!
+    pids="$pids $spid"
+    wait_line "$work/perf-srv.log" '^listening on'
+    pport=$(sed -n 's/^listening on .* port \([0-9]*\) .*/\1/p' "$work/perf-srv.log")
+    perf record -e cpu-clock -g -p "$spid" -o "$work/perf.data" -- sleep 4 \
+        >"$work/perf-rec.log" 2>&1 &
+    rpid=$!
+    sleep 0.3
+    $cli_cpu "$SOCKIT" bench 127.0.0.1 "$pport" -c 50 -s 4096 -d 16 -t 3 >/dev/null 2>&1 || true
+    wait "$rpid" || true
+    {
+        echo "model=$best"
+        echo "load=sockit bench -c 50 -s 4096 -d 16 -t 3 (server on CPU 0, bench on CPU 1)"
+        echo "note=$perf_note"
+        echo "-- by object"
+        perf report -i "$work/perf.data" --stdio --no-children --sort dso -g none 2>/dev/null \
+            | grep -E '^ +[0-9.]+%' | head -n 8
+        echo "-- by function"
+        perf report -i "$work/perf.data" --stdio --no-children --sort dso,sym -g none 2>/dev/null \
+            | grep -E '^ +[0-9.]+%' | head -n 25
+    } >"$RESULTS/perf.txt"
+    kill "$spid" 2>/dev/null || true
+    wait "$spid" 2>/dev/null || true
+else
+    echo "note=$perf_note" >"$RESULTS/perf.txt"
+fi
+
+end=$(date +%s)
+echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS/machine.txt"
+echo "elapsed_s=$((end - start))" >>"$RESULTS/machine.txt"
+
+# ---- BENCHMARKS.md and the chart -------------------------------------------------------
+python3 scripts/bench_report.py "$RESULTS" BENCHMARKS.md
+if command -v gnuplot >/dev/null; then
+    gnuplot "$RESULTS/chart.gp" && say "wrote $RESULTS/chart.png"
+else
+    say "gnuplot missing: no chart"
+fi
+say "wrote BENCHMARKS.md ($(( (end - start) / 60 )) min $(( (end - start) % 60 )) s of measuring)"
