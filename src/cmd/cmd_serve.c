@@ -44,6 +44,8 @@ static const char help_text[] =
     "      --buffer BYTES      per-connection buffer; for UDP, the largest\n"
     "                          datagram answered (default 65536)\n"
     "      --root DIR          file service: serve files from DIR only\n"
+    "      --sendfile          file service: send with sendfile() (zero-copy)\n"
+    "                          where the model can, instead of read + send\n"
     "      --log FILE          append every received message to FILE\n"
     "      --sockopt NAME=VAL  set a socket option on the listening socket\n"
     "                          (repeatable; 'sockit sockopt' lists the names)\n"
@@ -120,7 +122,7 @@ static void list_services(void)
 
 enum {
     OPT_SERVICE = 256, OPT_MAX_CLIENTS, OPT_MAX_CONNS, OPT_IDLE, OPT_ROOT, OPT_LOG,
-    OPT_SOCKOPT, OPT_BACKLOG, OPT_BUFFER, OPT_WORKERS, OPT_EDGE
+    OPT_SOCKOPT, OPT_BACKLOG, OPT_BUFFER, OPT_WORKERS, OPT_EDGE, OPT_SENDFILE
 };
 
 int cmd_serve(int argc, char **argv)
@@ -135,6 +137,7 @@ int cmd_serve(int argc, char **argv)
         { "max-conns", required_argument, NULL, OPT_MAX_CONNS },
         { "idle-timeout", required_argument, NULL, OPT_IDLE },
         { "root", required_argument, NULL, OPT_ROOT },
+        { "sendfile", no_argument, NULL, OPT_SENDFILE },
         { "log", required_argument, NULL, OPT_LOG },
         { "sockopt", required_argument, NULL, OPT_SOCKOPT },
         { "backlog", required_argument, NULL, OPT_BACKLOG },
@@ -179,6 +182,7 @@ int cmd_serve(int argc, char **argv)
             break;
         }
         case OPT_ROOT: cfg.service_config.root = optarg; break;
+        case OPT_SENDFILE: cfg.service_config.sendfile = 1; break;
         case OPT_LOG: cfg.msglog_path = optarg; break;
         case OPT_SOCKOPT: {
             int rc = sk_sockopt_check(optarg);
@@ -248,6 +252,8 @@ int cmd_serve(int argc, char **argv)
             cli_usage_error("'%s' is not a regular file", path);
     } else if (cfg.service_config.root != NULL) {
         cli_usage_error("--root only applies to the file service");
+    } else if (cfg.service_config.sendfile) {
+        cli_usage_error("--sendfile only applies to the file service");
     }
 
     /* -l HOST[:PORT] and -p PORT; the port defaults to the service's own. */

@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#ifdef __linux__
+#include <sys/sendfile.h>
+#endif
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -90,6 +93,25 @@ long sk_send_vec(sk_socket_t s, const struct iovec *iov, int count)
 {
     ssize_t n = writev(s, iov, count);
     return n < 0 ? sk_error_last() : (long)n;
+}
+
+long sk_send_file(sk_socket_t s, int fd, int64_t offset, size_t len)
+{
+#ifdef __linux__
+    /* -EINTR goes back to the caller, which may be stopping. */
+    off_t off = (off_t)offset;
+    ssize_t n = sendfile(s, fd, &off, len);
+    if (n > 0)
+        return (long)n;
+    if (n == 0)
+        return len == 0 ? 0 : SK_ESHORT; /* the file ended */
+    if (errno == EINVAL || errno == ENOSYS)
+        return SK_EUNSUPPORTED; /* not a file sendfile can read */
+    return sk_error_last();
+#else
+    (void)s, (void)fd, (void)offset, (void)len;
+    return SK_EUNSUPPORTED;
+#endif
 }
 
 sk_socket_t sk_spare_open(void)

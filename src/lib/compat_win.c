@@ -131,6 +131,14 @@ long sk_send_nowait(sk_socket_t s, const void *buf, size_t len)
     return n < 0 ? sk_socket_error() : (long)n;
 }
 
+/* TransmitFile() would do this on Windows but wants the socket to itself
+ * and a file HANDLE; the file service reads and sends instead. */
+long sk_send_file(sk_socket_t s, int fd, int64_t offset, size_t len)
+{
+    (void)s, (void)fd, (void)offset, (void)len;
+    return SK_EUNSUPPORTED;
+}
+
 long sk_send_vec(sk_socket_t s, const struct iovec *iov, int count)
 {
     WSABUF bufs[64];

@@ -194,7 +194,14 @@ static void iocp_abort(struct sk_session *s)
     kick(c);
 }
 
-static const struct sk_session_ops iocp_ops = { iocp_write, iocp_post, iocp_room, iocp_abort };
+static const struct sk_session_ops iocp_ops = {
+    .write = iocp_write,
+    .post = iocp_post,
+    .room = iocp_room,
+    .abort = iocp_abort,
+    /* No send_file: TransmitFile is not wired in; the file service reads
+     * and sends. */
+};
 
 /* ---- connections ------------------------------------------------------ */
 

@@ -453,8 +453,14 @@ static void uring_abort(struct sk_session *s)
     schedule(c);
 }
 
-static const struct sk_session_ops uring_ops = { uring_write, uring_post, uring_room,
-                                                 uring_abort };
+static const struct sk_session_ops uring_ops = {
+    .write = uring_write,
+    .post = uring_post,
+    .room = uring_room,
+    .abort = uring_abort,
+    /* No send_file: the sockets belong to the ring, and a sendfile() on
+     * one could block the whole loop; the file service reads and sends. */
+};
 
 /* ---- input ------------------------------------------------------------ */
 

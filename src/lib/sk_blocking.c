@@ -108,6 +108,29 @@ static size_t blocking_write(struct sk_session *s, const void *data, size_t len)
     return len;
 }
 
+/* sendfile() on the blocking socket: it returns once what fits has gone
+ * (all of len, unless a signal came), so the caller's loop over the file
+ * is the same as with write(). */
+static long blocking_send_file(struct sk_session *s, int fd, int64_t offset, size_t len)
+{
+    struct sk_blocking_conn *c = CONN(s);
+    if (s->flags & SK_SESSION_FAILED)
+        return -EPIPE;
+    if (c->write_lock)
+        sk_mutex_lock(c->write_lock);
+    long n;
+    do
+        n = sk_send_file(c->fd, fd, offset, len);
+    while (n == -EINTR && !sk_server_stopping(c->srv));
+    if (c->write_lock)
+        sk_mutex_unlock(c->write_lock);
+    if (n > 0)
+        c->bytes_out += (unsigned long long)n;
+    else if (n != SK_EUNSUPPORTED && n != SK_ESHORT)
+        fail(c); /* a blocking socket never says "later": it broke */
+    return n;
+}
+
 /* Send everything or give up after POST_TIMEOUT_MS without progress. */
 static int send_with_deadline(struct sk_blocking_conn *c, const char *p, size_t len)
 {
@@ -164,6 +187,7 @@ static const struct sk_session_ops blocking_ops = {
     .post = blocking_post,
     .room = blocking_room,
     .abort = blocking_abort_op,
+    .send_file = blocking_send_file,
 };
 
 void sk_blocking_abort(struct sk_blocking_conn *c)

@@ -110,6 +110,15 @@ struct iovec {
 #endif
 long sk_send_vec(sk_socket_t s, const struct iovec *iov, int count);
 
+/* Send up to len bytes of the regular file fd, from offset, straight from
+ * the page cache to the socket (Linux sendfile()): no copy through user
+ * memory.  The bytes sent (fewer is normal: a blocking socket sends what
+ * fits, then returns), a would-block code on a full non-blocking socket,
+ * SK_ESHORT when the file ends before offset + 1, SK_EUNSUPPORTED where
+ * the system has no such call (the caller then reads and sends), or
+ * another code. */
+long sk_send_file(sk_socket_t s, int fd, int64_t offset, size_t len);
+
 /* Wait until s is readable (SK_WAIT_READ) or writable (SK_WAIT_WRITE).
  * Returns 1 when ready, 0 on timeout, or a negative code.  timeout_ms < 0
  * waits forever.  EINTR is returned, not retried, so callers can check a

@@ -85,6 +85,7 @@ struct ev_conn {
     struct ev_worker *w;
     int fd;
     unsigned eof : 1, shut : 1, aborted : 1, closed : 1, in_ready : 1;
+    unsigned file_blocked : 1;       /* send_file found the socket full */
     size_t queued;                   /* bytes ever accepted by write */
     struct ev_buf *in, *out;
     uint64_t last_input_ms;
@@ -253,7 +254,40 @@ static void ev_abort(struct sk_session *s)
     schedule(c);
 }
 
-static const struct sk_session_ops ev_ops = { ev_write, ev_post, ev_room, ev_abort };
+/* sendfile() on the non-blocking socket, only once everything queued
+ * before has gone (the file's bytes must follow them).  A full socket
+ * sets file_blocked, so the loop watches for writability although
+ * nothing is queued, and calls on_writable again when it comes. */
+static long ev_send_file(struct sk_session *s, int fd, int64_t offset, size_t len)
+{
+    struct ev_conn *c = CONN(s);
+    if (c->closed || c->aborted || (s->flags & SK_SESSION_FAILED))
+        return -EPIPE;
+    if (c->out != NULL)
+        return 0; /* on_writable runs again once the queue has drained */
+    long n;
+    do
+        n = sk_send_file(c->fd, fd, offset, len);
+    while (n == -EINTR);
+    if (n > 0) {
+        c->queued += (size_t)n;
+        c->bytes_out += (unsigned long long)n;
+        c->w->loop->progress++;
+        return n;
+    }
+    if (sk_error_would_block((int)n)) {
+        c->file_blocked = 1;
+        return 0;
+    }
+    if (n != SK_EUNSUPPORTED && n != SK_ESHORT) {
+        fail(c);
+        schedule(c);
+    }
+    return n;
+}
+
+static const struct sk_session_ops ev_ops = { ev_write, ev_post, ev_room, ev_abort,
+                                              ev_send_file };
 
 /* ---- connections ------------------------------------------------------ */
 
@@ -356,7 +390,7 @@ static void update_interest(struct ev_conn *c)
         mask = SK_EV_READ | SK_EV_WRITE; /* registered once, never changed */
     } else {
         mask = can_read(c) ? SK_EV_READ : SK_EV_NONE;
-        if (c->out != NULL)
+        if (c->out != NULL || c->file_blocked)
             mask |= SK_EV_WRITE;
         if (mask == SK_EV_NONE && c->shut)
             mask = SK_EV_READ; /* wait for the peer's FIN after ours */
@@ -415,6 +449,7 @@ static void conn_process(struct ev_conn *c)
     const struct sk_service *svc = w->srv->service;
     int drained = 0, round;
 
+    c->file_blocked = 0; /* on_writable below finds out again */
     for (round = 0; round < ROUNDS_PER_PROCESS; round++) {
         int progress = 0, rc;
         if (c->closed)

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "sk_compat.h"
+#include "sk_error.h"
 
 struct sk_session;
 struct sk_instance;
@@ -57,6 +58,7 @@ void sk_log(const struct sk_logger *logger, enum sk_log_level level,
 struct sk_service_config {
     const char *root;        /* file: directory to serve from */
     const char *single_file; /* file: serve this one file for any name */
+    int sendfile;            /* file: sendfile() where the model can */
     size_t chat_output_cap;  /* chat: pending output that drops a member */
     int port;                /* the port the server listens on */
 };
@@ -115,6 +117,10 @@ struct sk_session_ops {
     size_t (*room)(struct sk_session *s);
     /* End the session as soon as possible, from any thread. */
     void (*abort)(struct sk_session *s);
+    /* Optional: send up to len bytes of file fd from offset without
+     * copying them through memory (sendfile).  NULL where the model
+     * cannot; see sk_session_send_file. */
+    long (*send_file)(struct sk_session *s, int fd, int64_t offset, size_t len);
 };
 
 #define SK_SESSION_WANT_WRITABLE 0x1 /* call on_writable while there is room */
@@ -141,6 +147,18 @@ static inline int sk_session_post(struct sk_session *s, const void *data, size_t
 static inline size_t sk_session_room(struct sk_session *s)
 {
     return s->ops->room(s);
+}
+/* Send up to len bytes of the regular file fd, from offset, after what
+ * was already written.  Returns the bytes taken; 0 when the peer can take
+ * none now (on_writable runs again when it can); SK_ESHORT when the file
+ * ended early; SK_EUNSUPPORTED when this model or system cannot, and the
+ * service should read the file and write() it; another negative code when
+ * the session has failed. */
+static inline long sk_session_send_file(struct sk_session *s, int fd, int64_t offset, size_t len)
+{
+    if (s->ops->send_file == NULL)
+        return SK_EUNSUPPORTED;
+    return s->ops->send_file(s, fd, offset, len);
 }
 static inline void sk_session_abort(struct sk_session *s)
 {

@@ -31,7 +31,13 @@
  *   so a FIFO cannot block the server in open(), then fstat() decides;
  *   directories, FIFOs, sockets and devices get "ERR not a regular file".
  *
- * - The file is streamed, never loaded: on_writable pread()s at most
+ * - The file is streamed, never loaded.  With --sendfile, and where the
+ *   model can, the body goes with sendfile() straight from the page cache
+ *   to the socket (sk_session_send_file).  It is not the default because
+ *   on loopback it measured slower than copying (BENCHMARKS.md: on Linux
+ *   6.18 the receiver pays for the page-sized pieces it gets); on a real
+ *   network card it saves the sender a copy.  Otherwise, or when the model
+ *   cannot (uring, iocp), on_writable pread()s at most
  *   min(room, 64 KiB) into a stack buffer and writes it.  Reading by
  *   offset means nothing unsent is ever kept, so the session state is a
  *   fixed size and an event-loop model with a small output buffer works
@@ -107,6 +113,7 @@ struct file_session {
     int replying;           /* header and/or body still to send */
     int peer_eof;           /* the client half-closed */
     int64_t size, sent;     /* body: promised and sent so far */
+    int copy_only;          /* the model cannot sendfile: read and write */
     char header[HEADER_MAX];
     size_t header_len, header_sent;
     size_t name_len;
@@ -414,6 +421,7 @@ static void start_reply(struct sk_session *s, struct file_session *fs)
     set_header(fs, line);
     fs->fd = fd;
     fs->size = size;
+    fs->copy_only = !inst->config->sendfile;
     fs->sent = 0;
     sk_session_want_writable(s, 1);
 }
@@ -493,6 +501,27 @@ static size_t file_data(struct sk_session *s, const uint8_t *data, size_t len)
     return used;
 }
 
+/* The file shrank (read_error 0) or could not be read while its body was
+ * being sent: the promised size can no longer be met, so the session is
+ * aborted and the client sees a short transfer, not a wait for ever. */
+static void abort_body(struct sk_session *s, struct file_session *fs, int read_error)
+{
+    char quoted[ESCAPED_CAP(LOGGED_NAME_MAX)];
+    escape_for_log(fs->name, fs->name_len, LOGGED_NAME_MAX, quoted, sizeof quoted);
+    if (read_error == 0)
+        sk_session_log(s, SK_LOG_WARN,
+                       "\"%s\" shrank to %jd of %jd bytes while being sent; aborting",
+                       quoted, (intmax_t)fs->sent, (intmax_t)fs->size);
+    else
+        sk_session_log(s, SK_LOG_WARN, "reading \"%s\" failed: %s; aborting", quoted,
+                       sk_strerror(read_error));
+    sk_fd_close(fs->fd);
+    fs->fd = -1;
+    fs->replying = 0;
+    sk_session_want_writable(s, 0);
+    sk_session_abort(s);
+}
+
 static void file_writable(struct sk_session *s)
 {
     struct file_session *fs = sk_session_state(s);
@@ -513,32 +542,37 @@ static void file_writable(struct sk_session *s)
         fs->header_sent += n;
     }
     while (fs->fd >= 0 && fs->sent < fs->size && budget > 0) {
+        size_t want = budget;
+        if ((int64_t)want > fs->size - fs->sent)
+            want = (size_t)(fs->size - fs->sent);
+        if (!fs->copy_only) {
+            /* Straight from the page cache to the socket where the model
+             * can (sendfile); its bytes count like written ones. */
+            long n = sk_session_send_file(s, fs->fd, fs->sent, want);
+            if (n > 0) {
+                fs->sent += n;
+                budget -= (size_t)n;
+                continue;
+            }
+            if (n == SK_EUNSUPPORTED) {
+                fs->copy_only = 1;
+                continue;
+            }
+            if (n == SK_ESHORT)
+                abort_body(s, fs, 0);
+            return; /* 0: no room yet; otherwise the session failed */
+        }
         size_t room = sk_session_room(s);
         if (room == 0)
             return;
         uint8_t chunk[CHUNK_MAX];
-        size_t want = CHUNK_MAX;
+        if (want > CHUNK_MAX)
+            want = CHUNK_MAX;
         if (want > room)
             want = room;
-        if ((int64_t)want > fs->size - fs->sent)
-            want = (size_t)(fs->size - fs->sent);
         long got = sk_file_read_at(fs->fd, chunk, want, fs->sent);
         if (got <= 0) {
-            int read_error = got < 0 ? (int)got : 0;
-            char quoted[ESCAPED_CAP(LOGGED_NAME_MAX)];
-            escape_for_log(fs->name, fs->name_len, LOGGED_NAME_MAX, quoted, sizeof quoted);
-            if (got == 0)
-                sk_session_log(s, SK_LOG_WARN,
-                               "\"%s\" shrank to %jd of %jd bytes while being sent; aborting",
-                               quoted, (intmax_t)fs->sent, (intmax_t)fs->size);
-            else
-                sk_session_log(s, SK_LOG_WARN, "reading \"%s\" failed: %s; aborting", quoted,
-                               sk_strerror(read_error));
-            sk_fd_close(fs->fd);
-            fs->fd = -1;
-            fs->replying = 0;
-            sk_session_want_writable(s, 0);
-            sk_session_abort(s);
+            abort_body(s, fs, got < 0 ? (int)got : 0);
             return;
         }
         size_t put = sk_session_write(s, chunk, (size_t)got);

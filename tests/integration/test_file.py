@@ -100,6 +100,54 @@ def test_transfers_arrive_whole(serve, root, tmp_path, model, host):
 
 
 @pytest.mark.parametrize("model", TCP_MODEL_PARAMS)
+def test_sendfile_transfers_arrive_whole(serve, root, tmp_path, model):
+    """--sendfile: the body goes by sendfile() where the model can, and by
+    read + send where it cannot (uring); the bytes are the same either way.
+    With a 4 KiB send buffer the socket fills hundreds of times for 1 MiB,
+    so an event loop must wait for writability with nothing queued and
+    resume.  (64 MiB that way would take minutes: each 4 KiB waits for a
+    delayed ACK.  The big file goes through the default buffer.)"""
+    small = serve("file", "--root", root["root"], "-l", "127.0.0.1", "-p", "0", "-m", model,
+                  "--sendfile", "--sockopt", "sndbuf=4096")
+    big = serve("file", "--root", root["root"], "-l", "127.0.0.1", "-p", "0", "-m", model,
+                "--sendfile")
+    for srv, names in ((small, ["empty", "one", "mib"]), (big, ["big"])):
+        for i, name in enumerate(names, 1):
+            out = tmp_path / ("got-" + name)
+            r = sockit("get", "127.0.0.1", srv.port, name, "-o", out)
+            assert r.returncode == 0, r.stderr
+            assert sha256_file(out) == root["sha"][name], name
+            wait_for_count(srv, r'closing message: "Thank you"', i)
+
+
+@pytest.mark.parametrize("model", ["thread", "epoll"])
+def test_sendfile_of_a_file_that_shrinks_is_a_short_transfer(serve, tmp_path, model):
+    """The header promised more than the file now holds: the server aborts
+    (sendfile finds the end early) and the client reports a short
+    transfer instead of waiting for ever."""
+    d = tmp_path / "root"
+    d.mkdir()
+    (d / "f").write_bytes(os.urandom(64 * MIB))
+    srv = serve("file", "--root", str(d), "-l", "127.0.0.1", "-p", "0", "-m", model,
+                "--sendfile", "--sockopt", "sndbuf=4096")  # most is still unsent
+    s = connect("127.0.0.1", srv.port)
+    s.sendall(b"f\n")
+    assert recv_exact(s, 12) == b"OK %d\n" % (64 * MIB)
+    os.truncate(d / "f", MIB)  # the unsent rest is gone
+    s.settimeout(20)
+    got = len(recv_all(s))
+    s.close()
+    assert MIB - 12 <= got < 64 * MIB
+    srv.wait_for_log(r"shrank to \d+ of %d bytes while being sent; aborting" % (64 * MIB))
+
+
+def test_sendfile_is_only_for_the_file_service():
+    r = sockit("serve", "echo", "--sendfile", "-p", "0")
+    assert r.returncode == 2
+    assert "--sendfile only applies to the file service" in r.stderr.decode()
+
+
+@pytest.mark.parametrize("model", TCP_MODEL_PARAMS)
 def test_raw_client_sees_header_body_and_half_close(serve, root, model):
     srv = serve_root(serve, root, model=model)
     s = connect("127.0.0.1", srv.port)

@@ -57,7 +57,12 @@ static void fake_abort(struct sk_session *s)
     FAKE(s)->aborted = 1;
 }
 
-static const struct sk_session_ops fake_ops = { fake_write, fake_post, fake_room, fake_abort };
+static const struct sk_session_ops fake_ops = {
+    .write = fake_write,
+    .post = fake_post,
+    .room = fake_room,
+    .abort = fake_abort,
+};
 
 static void init(struct fake_session *f, struct sk_instance *inst, size_t cap)
 {
