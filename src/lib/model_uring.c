@@ -178,6 +178,18 @@ struct uring_worker {
     sk_thread_t thread;
 };
 
+/* Posts from other sessions (chat) that did not fit in the output: kept
+ * in order and moved into it as sends free room.  Writes only copy here
+ * and the send goes with the batch's submit, so one member's 64 KiB
+ * paste, received in one batch, would otherwise fill every other
+ * member's output before any of it could go; a member is dropped only
+ * when output and backlog together pass the chat cap. */
+struct post_chunk {
+    struct post_chunk *next;
+    size_t len, off;
+    uint8_t data[];
+};
+
 struct uring_conn {
     struct sk_session session; /* first: the session is the connection */
     struct uring_worker *w;
@@ -189,6 +201,8 @@ struct uring_conn {
     size_t recv_taken;         /* bytes the armed multishot recv brought so far */
     size_t queued;             /* bytes ever accepted by write */
     struct uring_buf *in, *out;
+    struct post_chunk *backlog, *backlog_tail;
+    size_t backlog_len;
     int held_head, held_tail;  /* provided buffers kept for the service */
     uint64_t last_input_ms;
     struct uring_conn *older, *newer, *ready_next, *starved_next;
@@ -395,9 +409,11 @@ static int broken(const struct uring_conn *c)
     return c->aborted || (c->session.flags & SK_SESSION_FAILED);
 }
 
+/* Room for the session's own writes: none while posts wait, so that
+ * bytes leave in the order they were given. */
 static size_t out_room(const struct uring_conn *c)
 {
-    if (c->closed || broken(c))
+    if (c->closed || broken(c) || c->backlog != NULL)
         return 0;
     return c->w->bufsize - buf_len(c->out);
 }
@@ -435,10 +451,68 @@ static size_t uring_write(struct sk_session *s, const void *data, size_t len)
 static int uring_post(struct sk_session *s, const void *data, size_t len)
 {
     struct uring_conn *c = CONN(s);
-    if (out_room(c) < len || uring_write(s, data, len) != len)
+    struct uring_worker *w = c->w;
+    if (c->closed || broken(c))
+        return -EPIPE; /* already going away: not a slow reader */
+    if (out_room(c) < len) {
+        size_t cap = w->srv->service_config.chat_output_cap;
+        if (cap < w->bufsize)
+            cap = w->bufsize;
+        if (buf_len(c->out) + c->backlog_len + len > cap)
+            return SK_EBUFFULL;
+        struct post_chunk *p = malloc(sizeof *p + len);
+        if (p == NULL)
+            return -ENOMEM;
+        memcpy(p->data, data, len);
+        p->len = len;
+        p->off = 0;
+        p->next = NULL;
+        if (c->backlog_tail)
+            c->backlog_tail->next = p;
+        else
+            c->backlog = p;
+        c->backlog_tail = p;
+        c->backlog_len += len;
+        c->queued += len;
+    } else if (uring_write(s, data, len) != len) {
         return SK_EBUFFULL;
+    }
     schedule(c); /* the target may be idle: make sure its send is armed */
     return 0;
+}
+
+/* Move waiting posts into the output as far as it has room. */
+static void backlog_drain(struct uring_conn *c)
+{
+    struct uring_worker *w = c->w;
+    while (c->backlog != NULL && buf_len(c->out) < w->bufsize) {
+        if (c->out == NULL && (c->out = buf_get(w)) == NULL) {
+            fail(c);
+            return;
+        }
+        struct post_chunk *p = c->backlog;
+        size_t n = min_size(p->len - p->off, w->bufsize - buf_len(c->out));
+        out_append(w, c->out, p->data + p->off, n);
+        p->off += n;
+        c->backlog_len -= n;
+        if (p->off == p->len) {
+            c->backlog = p->next;
+            if (c->backlog == NULL)
+                c->backlog_tail = NULL;
+            free(p);
+        }
+    }
+}
+
+static void backlog_free(struct uring_conn *c)
+{
+    while (c->backlog != NULL) {
+        struct post_chunk *p = c->backlog;
+        c->backlog = p->next;
+        free(p);
+    }
+    c->backlog_tail = NULL;
+    c->backlog_len = 0;
 }
 
 static size_t uring_room(struct sk_session *s)
@@ -687,6 +761,7 @@ static void conn_finish(struct uring_conn *c)
     c->fd = -1;
     buf_put(w, c->out);
     c->out = NULL;
+    backlog_free(c);
     c->finished = 1;
     schedule(c); /* freed once this batch is over */
 }
@@ -745,6 +820,8 @@ static void conn_process(struct uring_conn *c)
             conn_close(c);
             return;
         }
+        if (c->backlog != NULL)
+            backlog_drain(c);
         if (s->flags & SK_SESSION_CLOSE)
             drop_pending_input(c);
         if (has_pending_input(c) && out_room(c) > 0)
@@ -1395,6 +1472,7 @@ static void worker_cleanup(struct uring_worker *w)
             sk_socket_close(c->fd);
         buf_put(w, c->in);
         buf_put(w, c->out);
+        backlog_free(c);
         conn_free(c);
     }
     if (w->br != NULL)

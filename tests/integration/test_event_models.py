@@ -646,7 +646,8 @@ class ChatMember:
         return [l[len(prefix):] for l in bytes(self.data).split(b"\n") if l.startswith(prefix)]
 
 
-@pytest.mark.parametrize("model", ["epoll", "thread"])
+@pytest.mark.parametrize("model", ["epoll", "thread", pytest.param("uring", marks=pytest.mark.skipif(
+    URING_WHY is not None, reason="uring model unavailable: %s" % URING_WHY))])
 def test_chat_slow_member_dropped_once_nobody_else_loses(serve, model):
     srv = serve("chat", "-l", LOCAL, "-p", "0", "-q", "-m", model)
     slow = ChatMember(srv.port, "slow", rcvbuf=4096)  # joins first,
@@ -713,6 +714,39 @@ def test_chat_slow_member_dropped_once_nobody_else_loses(serve, model):
                 m.name, len(got), len(want), peer)
     drops = [l for l in srv.lines if "dropping" in l]
     assert len(drops) == 1 and "dropping slow member %s" % slow.peer in drops[0], drops
+
+
+CHAT_MODELS = ["thread", "pool"] + [p for p in models()]
+
+
+@pytest.mark.parametrize("model", CHAT_MODELS)
+def test_chat_burst_reaches_a_member_that_keeps_reading(serve, model):
+    """One member pastes 2 MB at once; another that reads as fast as it can
+    gets every line and is not taken for a slow member, on every model
+    (uring copies output and sends it with the batch, so one batch of the
+    paste overflows a 64 KiB output: what does not fit must wait, not
+    drop the reader)."""
+    args = ["-m", model] if isinstance(model, str) else model
+    if "pool" in args:
+        args = args + ["--workers", "4"]
+    srv = serve("chat", "-l", LOCAL, "-p", "0", "-q", *args)
+    reader = ChatMember(srv.port, "reader")
+    reader.welcome()
+    paster = ChatMember(srv.port, "paster")
+    assert b"; 1 others here" in paster.welcome()
+    reader.start_reading()
+    lines = [b"p %06d %s" % (i, b"x" * 190) for i in range(10000)]  # ~2 MB
+    paster.sock.sendall(b"\n".join(lines) + b"\n")
+    deadline = time.monotonic() + 30
+    while len(reader.lines_from(paster.peer)) < len(lines) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    got = reader.lines_from(paster.peer)
+    assert got == lines, "reader got %d of %d lines:\n%s" % (len(got), len(lines), srv.log())
+    assert not [l for l in srv.lines if "dropping" in l], srv.log()
+    paster.sock.close()
+    reader.sock.shutdown(socket.SHUT_WR)
+    reader.reader.join(10)
+    reader.sock.close()
 
 
 # ---- 8. resets and signal storms ------------------------------------------
