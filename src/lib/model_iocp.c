@@ -46,6 +46,7 @@
 
 #ifdef _WIN32
 
+#include "sk_postq.h"
 #include "sk_sock.h"
 
 #include <errno.h>
@@ -93,6 +94,7 @@ struct iocp_conn {
     unsigned long long bytes_in, bytes_out;
     struct iocp_conn *prev, *next; /* the live list, under m->list_lock */
     uint8_t *in, *out;        /* --buffer bytes each */
+    struct sk_postq backlog;  /* chat posts waiting for room (sk_postq.h) */
 };
 
 struct iocp_model {
@@ -119,9 +121,25 @@ static void process(struct iocp_conn *c);
 
 static size_t out_room(const struct iocp_conn *c)
 {
-    if (c->closed || c->aborted || (c->session.flags & SK_SESSION_FAILED))
-        return 0;
+    if (c->closed || c->aborted || (c->session.flags & SK_SESSION_FAILED) ||
+        c->backlog.len > 0)
+        return 0; /* posts wait: bytes leave in the order they were given */
     return c->m->bufsize - c->out_len;
+}
+
+/* Move waiting posts into the output as far as it has room. */
+static void backlog_drain(struct iocp_conn *c)
+{
+    size_t len;
+    const uint8_t *p;
+    while ((p = sk_postq_peek(&c->backlog, &len)) != NULL && c->out_len < c->m->bufsize) {
+        size_t n = c->m->bufsize - c->out_len;
+        if (n > len)
+            n = len;
+        memcpy(c->out + c->out_len, p, n);
+        c->out_len += n;
+        sk_postq_consume(&c->backlog, n);
+    }
 }
 
 static void start_send(struct iocp_conn *c)
@@ -176,9 +194,26 @@ static int iocp_post(struct sk_session *s, const void *data, size_t len)
     struct iocp_conn *c = CONN(s);
     if (c->closed || c->aborted || (s->flags & SK_SESSION_FAILED))
         return -EPIPE; /* already going away: not a slow reader */
-    if (out_room(c) < len)
+    if (out_room(c) >= len) {
+        iocp_write(s, data, len);
+        return 0;
+    }
+    /* The output fills while its WSASend is out: one receive of a paste
+     * posted to every member.  That is not a slow reader; a member is
+     * dropped only when output and backlog together pass the chat cap. */
+    size_t cap = c->m->srv->service_config.chat_output_cap;
+    if (cap < c->m->bufsize)
+        cap = c->m->bufsize;
+    if (c->out_len + c->backlog.len + len > cap)
         return SK_EBUFFULL;
-    iocp_write(s, data, len);
+    int rc = sk_postq_push(&c->backlog, data, len);
+    if (rc < 0)
+        return rc;
+    c->queued += len;
+    if (!c->sending) { /* a post longer than the whole output */
+        backlog_drain(c);
+        start_send(c);
+    }
     return 0;
 }
 
@@ -232,6 +267,7 @@ static void conn_close(struct iocp_conn *c)
 
 static void conn_free(struct iocp_conn *c)
 {
+    sk_postq_clear(&c->backlog);
     sk_mutex_free(c->lock);
     free(c->session.state);
     free(c);
@@ -536,6 +572,8 @@ static void complete(struct iocp_model *m, OVERLAPPED *ov, DWORD bytes, BOOL ok)
             memmove(c->out, c->out + n, c->out_len - n);
             c->out_len -= n;
             c->bytes_out += n;
+            backlog_drain(c);
+            start_send(c);
         }
         break;
     default: /* OP_KICK */

@@ -79,6 +79,7 @@
  */
 #include "sk_server.h"
 #include "sk_error.h"
+#include "sk_postq.h"
 #include "sk_sock.h"
 
 #include <errno.h>
@@ -178,18 +179,6 @@ struct uring_worker {
     sk_thread_t thread;
 };
 
-/* Posts from other sessions (chat) that did not fit in the output: kept
- * in order and moved into it as sends free room.  Writes only copy here
- * and the send goes with the batch's submit, so one member's 64 KiB
- * paste, received in one batch, would otherwise fill every other
- * member's output before any of it could go; a member is dropped only
- * when output and backlog together pass the chat cap. */
-struct post_chunk {
-    struct post_chunk *next;
-    size_t len, off;
-    uint8_t data[];
-};
-
 struct uring_conn {
     struct sk_session session; /* first: the session is the connection */
     struct uring_worker *w;
@@ -201,8 +190,7 @@ struct uring_conn {
     size_t recv_taken;         /* bytes the armed multishot recv brought so far */
     size_t queued;             /* bytes ever accepted by write */
     struct uring_buf *in, *out;
-    struct post_chunk *backlog, *backlog_tail;
-    size_t backlog_len;
+    struct sk_postq backlog;   /* posts waiting for room (sk_postq.h) */
     int held_head, held_tail;  /* provided buffers kept for the service */
     uint64_t last_input_ms;
     struct uring_conn *older, *newer, *ready_next, *starved_next;
@@ -413,7 +401,7 @@ static int broken(const struct uring_conn *c)
  * bytes leave in the order they were given. */
 static size_t out_room(const struct uring_conn *c)
 {
-    if (c->closed || broken(c) || c->backlog != NULL)
+    if (c->closed || broken(c) || c->backlog.len > 0)
         return 0;
     return c->w->bufsize - buf_len(c->out);
 }
@@ -458,21 +446,13 @@ static int uring_post(struct sk_session *s, const void *data, size_t len)
         size_t cap = w->srv->service_config.chat_output_cap;
         if (cap < w->bufsize)
             cap = w->bufsize;
-        if (buf_len(c->out) + c->backlog_len + len > cap)
+        /* A member is dropped only when output and backlog together pass
+         * the chat cap: one batch of a paste is not a slow reader. */
+        if (buf_len(c->out) + c->backlog.len + len > cap)
             return SK_EBUFFULL;
-        struct post_chunk *p = malloc(sizeof *p + len);
-        if (p == NULL)
-            return -ENOMEM;
-        memcpy(p->data, data, len);
-        p->len = len;
-        p->off = 0;
-        p->next = NULL;
-        if (c->backlog_tail)
-            c->backlog_tail->next = p;
-        else
-            c->backlog = p;
-        c->backlog_tail = p;
-        c->backlog_len += len;
+        int rc = sk_postq_push(&c->backlog, data, len);
+        if (rc < 0)
+            return rc;
         c->queued += len;
     } else if (uring_write(s, data, len) != len) {
         return SK_EBUFFULL;
@@ -485,34 +465,17 @@ static int uring_post(struct sk_session *s, const void *data, size_t len)
 static void backlog_drain(struct uring_conn *c)
 {
     struct uring_worker *w = c->w;
-    while (c->backlog != NULL && buf_len(c->out) < w->bufsize) {
+    size_t len;
+    const uint8_t *p;
+    while ((p = sk_postq_peek(&c->backlog, &len)) != NULL && buf_len(c->out) < w->bufsize) {
         if (c->out == NULL && (c->out = buf_get(w)) == NULL) {
             fail(c);
             return;
         }
-        struct post_chunk *p = c->backlog;
-        size_t n = min_size(p->len - p->off, w->bufsize - buf_len(c->out));
-        out_append(w, c->out, p->data + p->off, n);
-        p->off += n;
-        c->backlog_len -= n;
-        if (p->off == p->len) {
-            c->backlog = p->next;
-            if (c->backlog == NULL)
-                c->backlog_tail = NULL;
-            free(p);
-        }
+        size_t n = min_size(len, w->bufsize - buf_len(c->out));
+        out_append(w, c->out, p, n);
+        sk_postq_consume(&c->backlog, n);
     }
-}
-
-static void backlog_free(struct uring_conn *c)
-{
-    while (c->backlog != NULL) {
-        struct post_chunk *p = c->backlog;
-        c->backlog = p->next;
-        free(p);
-    }
-    c->backlog_tail = NULL;
-    c->backlog_len = 0;
 }
 
 static size_t uring_room(struct sk_session *s)
@@ -761,7 +724,7 @@ static void conn_finish(struct uring_conn *c)
     c->fd = -1;
     buf_put(w, c->out);
     c->out = NULL;
-    backlog_free(c);
+    sk_postq_clear(&c->backlog);
     c->finished = 1;
     schedule(c); /* freed once this batch is over */
 }
@@ -820,7 +783,7 @@ static void conn_process(struct uring_conn *c)
             conn_close(c);
             return;
         }
-        if (c->backlog != NULL)
+        if (c->backlog.len > 0)
             backlog_drain(c);
         if (s->flags & SK_SESSION_CLOSE)
             drop_pending_input(c);
@@ -1472,7 +1435,7 @@ static void worker_cleanup(struct uring_worker *w)
             sk_socket_close(c->fd);
         buf_put(w, c->in);
         buf_put(w, c->out);
-        backlog_free(c);
+        sk_postq_clear(&c->backlog);
         conn_free(c);
     }
     if (w->br != NULL)

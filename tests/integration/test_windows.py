@@ -17,6 +17,7 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 
 import pytest
@@ -33,7 +34,7 @@ if WINE is None:
 elif not os.path.exists(SOCKIT_WIN):
     pytestmark = pytest.mark.skip(reason="%s is missing (make windows)" % SOCKIT_WIN)
 
-WINDOWS_MODELS = ["iterative", "thread", "pool", "select", "iocp"]
+WINDOWS_MODELS = ["iterative", "thread", "pool", "select", "poll", "nonblock", "iocp"]
 UNAVAILABLE = {"fork": "fork", "sigio": "SIGIO", "epoll": "Linux only", "uring": "Linux only"}
 SERVICES = ["echo", "discard", "chargen", "daytime", "time", "hello", "chat", "file"]
 SECONDS_1900_TO_1970 = 2208988800
@@ -414,3 +415,50 @@ def test_windows_client_windows_server_file(winserve, wine, files, tmp_path):
     assert r.returncode == 0, r.stderr
     assert hashlib.sha256((tmp_path / "copy.bin").read_bytes()).hexdigest() == digests["big.bin"]
     srv.wait_for_log(r"Thank you")
+
+
+def read_line(sock):
+    line = b""
+    while not line.endswith(b"\n"):
+        b = sock.recv(1)
+        assert b, "closed before a whole line"
+        line += b
+    return line
+
+
+@pytest.mark.parametrize("model", ["iocp", "select", "thread"])
+def test_chat_burst_reaches_a_member_that_keeps_reading(winserve, model):
+    """A 2 MB paste reaches a member that reads as fast as it can, whole,
+    and nobody is taken for a slow member (iocp's output fills while its
+    WSASend is out: the rest must wait, not drop the reader)."""
+    srv = winserve("chat", "-l", "127.0.0.1", "-p", "0", "-q", "-m", model)
+    reader = connect("127.0.0.1", srv.port)
+    reader.settimeout(60)
+    assert read_line(reader).startswith(b"* welcome")
+    paster = connect("127.0.0.1", srv.port)
+    paster.settimeout(60)
+    assert b"; 1 others here" in read_line(paster)
+    me = "%s:%d" % paster.getsockname()[:2]
+    lines = [b"p %06d %s" % (i, b"x" * 190) for i in range(10000)]  # ~2 MB
+    want = b"".join(b"[%s] %s\n" % (me.encode(), l) for l in lines)
+    got = bytearray()
+
+    def read():
+        try:
+            while not got.endswith(want[-300:]):
+                chunk = reader.recv(1 << 16)
+                if not chunk:
+                    return
+                got.extend(chunk)
+        except OSError:
+            return
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    paster.sendall(b"\n".join(lines) + b"\n")
+    t.join(90)
+    # The room's own notices ("* ... joined") start with "* ".
+    said = b"".join(l for l in bytes(got).splitlines(True) if not l.startswith(b"* "))
+    assert said == want, "got %d of %d bytes:\n%s" % (len(said), len(want), srv.log())
+    assert "dropping" not in srv.log(), srv.log()
+    paster.close()
+    reader.close()
