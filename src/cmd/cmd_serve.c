@@ -266,6 +266,8 @@ int cmd_serve(int argc, char **argv)
             cli_usage_error("-l takes an address; give the port with -p");
     }
     if (port_arg != NULL) {
+        if (port_arg[0] == '\0')
+            cli_usage_error("invalid port '' (expected 0-65535 or a service name)");
         if (port[0] != '\0')
             cli_usage_error("port given twice (in -l and -p)");
         snprintf(port, sizeof port, "%s", port_arg);

@@ -92,6 +92,10 @@ int sk_port_parse(const char *text, int socktype)
     for (size_t i = 0; i < sizeof builtin_services / sizeof *builtin_services; i++)
         if (strcmp(text, builtin_services[i].name) == 0)
             return builtin_services[i].port;
+    /* Service names are words; getaddrinfo would also take " 0" or "+7". */
+    for (const char *p = text; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+            return SK_EPORT;
 
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);

@@ -47,6 +47,9 @@ def test_lists_and_help():
     (["echo", "-p", "70000"], ["invalid port '70000'"]),
     (["echo", "-p", "abc"], ["invalid port 'abc'"]),
     (["echo", "-p", "-1"], ["invalid port"]),
+    (["echo", "-p", ""], ["invalid port ''"]),   # not "the well-known port"
+    (["echo", "-p", " 0"], ["invalid port ' 0'"]),
+    (["echo", "-p", "+7"], ["invalid port '+7'"]),
     (["echo", "-l", "[::1"], ["malformed address"]),
     (["echo", "-l", "127.0.0.1:7", "-p", "8"], ["port given twice"]),
     (["echo", "--sockopt", "bogus=1"], ["bogus=1", "unknown socket option"]),
