@@ -95,6 +95,93 @@ long sk_send_vec(sk_socket_t s, const struct iovec *iov, int count)
     return n < 0 ? sk_error_last() : (long)n;
 }
 
+#define BATCH_MAX 64
+
+int sk_recv_batch(sk_socket_t s, struct sk_dgram *d, int n)
+{
+#ifdef __linux__
+    struct mmsghdr msgs[BATCH_MAX];
+    struct iovec iov[BATCH_MAX];
+    if (n > BATCH_MAX)
+        n = BATCH_MAX;
+    memset(msgs, 0, sizeof msgs[0] * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        iov[i].iov_base = d[i].data;
+        iov[i].iov_len = d[i].cap;
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &d[i].addr;
+        msgs[i].msg_hdr.msg_namelen = sizeof d[i].addr;
+    }
+    int got;
+    do
+        got = recvmmsg(s, msgs, (unsigned)n, MSG_DONTWAIT | MSG_TRUNC, NULL);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+        return sk_error_last();
+    for (int i = 0; i < got; i++) {
+        d[i].len = msgs[i].msg_len;
+        d[i].truncated = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) || d[i].len > d[i].cap;
+        if (d[i].len > d[i].cap)
+            d[i].len = d[i].cap;
+        d[i].addrlen = msgs[i].msg_hdr.msg_namelen;
+    }
+    return got;
+#else
+    int got = 0;
+    while (got < n) {
+        d[got].addrlen = sizeof d[got].addr;
+        ssize_t len = recvfrom(s, d[got].data, d[got].cap, MSG_DONTWAIT | MSG_TRUNC,
+                               (struct sockaddr *)&d[got].addr, &d[got].addrlen);
+        if (len < 0) {
+            if (errno == EINTR)
+                continue;
+            return got > 0 ? got : sk_error_last();
+        }
+        d[got].truncated = (size_t)len > d[got].cap;
+        d[got].len = d[got].truncated ? d[got].cap : (size_t)len;
+        got++;
+    }
+    return got;
+#endif
+}
+
+int sk_send_batch(sk_socket_t s, const struct sk_dgram *d, int n)
+{
+#ifdef __linux__
+    struct mmsghdr msgs[BATCH_MAX];
+    struct iovec iov[BATCH_MAX];
+    if (n > BATCH_MAX)
+        n = BATCH_MAX;
+    memset(msgs, 0, sizeof msgs[0] * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        iov[i].iov_base = d[i].data;
+        iov[i].iov_len = d[i].len;
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = (void *)&d[i].addr;
+        msgs[i].msg_hdr.msg_namelen = d[i].addrlen;
+    }
+    int sent;
+    do
+        sent = sendmmsg(s, msgs, (unsigned)n, MSG_DONTWAIT | SK_MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    return sent < 0 ? sk_error_last() : sent;
+#else
+    for (int i = 0; i < n; i++) {
+        if (sendto(s, d[i].data, d[i].len, MSG_DONTWAIT | SK_MSG_NOSIGNAL,
+                   (const struct sockaddr *)&d[i].addr, d[i].addrlen) < 0) {
+            if (errno == EINTR) {
+                i--;
+                continue;
+            }
+            return i > 0 ? i : sk_error_last();
+        }
+    }
+    return n;
+#endif
+}
+
 long sk_send_file(sk_socket_t s, int fd, int64_t offset, size_t len)
 {
 #ifdef __linux__

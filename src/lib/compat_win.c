@@ -131,6 +131,45 @@ long sk_send_nowait(sk_socket_t s, const void *buf, size_t len)
     return n < 0 ? sk_socket_error() : (long)n;
 }
 
+int sk_recv_batch(sk_socket_t s, struct sk_dgram *d, int n)
+{
+    int got = 0;
+    while (got < n) {
+        u_long waiting = 0;
+        if (got > 0 && (ioctlsocket(s, FIONREAD, &waiting) != 0 || waiting == 0))
+            break; /* Winsock sockets here may block: only take what is there */
+        d[got].addrlen = (int)sizeof d[got].addr;
+        int len = recvfrom(s, (char *)d[got].data, (int)d[got].cap, 0,
+                           (struct sockaddr *)&d[got].addr, &d[got].addrlen);
+        if (len < 0) {
+            int rc = sk_socket_error();
+            /* Winsock fails a datagram longer than the buffer instead of
+             * cutting it: it was truncated. */
+            if (sk_error_is(rc, EMSGSIZE)) {
+                d[got].truncated = 1;
+                d[got].len = d[got].cap;
+                got++;
+                continue;
+            }
+            return got > 0 ? got : rc;
+        }
+        d[got].truncated = 0;
+        d[got].len = (size_t)len;
+        got++;
+    }
+    return got;
+}
+
+int sk_send_batch(sk_socket_t s, const struct sk_dgram *d, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (sendto(s, (const char *)d[i].data, (int)d[i].len, 0,
+                   (const struct sockaddr *)&d[i].addr, d[i].addrlen) < 0)
+            return i > 0 ? i : sk_socket_error();
+    }
+    return n;
+}
+
 /* TransmitFile() would do this on Windows but wants the socket to itself
  * and a file HANDLE; the file service reads and sends instead. */
 long sk_send_file(sk_socket_t s, int fd, int64_t offset, size_t len)

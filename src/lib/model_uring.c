@@ -167,7 +167,7 @@ struct uring_worker {
     int *held_next;              /* per buffer id: the next held one, or -1 */
     unsigned *held_off, *held_len;
 
-    uint8_t *scratch, *dgram_out; /* UDP */
+    struct sk_datagram_batch *batch; /* UDP: receive and reply buffers */
     int udp_pending;             /* the socket may still hold datagrams */
 
     struct uring_buf *free_bufs;
@@ -1133,28 +1133,18 @@ static void drain_datagrams(struct uring_worker *w)
     struct sk_server *srv = w->srv;
     long max = srv->cfg->max_clients;
     w->udp_pending = 0;
-    for (int i = 0; i < DATAGRAMS_PER_EVENT; i++) {
+    /* A batch at a time: recvmmsg() and sendmmsg(), one system call each
+     * for up to SK_DATAGRAM_BATCH datagrams. */
+    for (int i = 0; i < DATAGRAMS_PER_EVENT / SK_DATAGRAM_BATCH; i++) {
         if (!w->listening)
             return;
-        struct sk_addr from;
-        from.len = sizeof from.ss;
-        /* MSG_TRUNC: the real length comes back even when it was cut, and
-         * one byte more than --buffer catches the stacks that ignore it. */
-        long n = (long)recvfrom((int)w->listener, (char *)w->scratch, w->bufsize + 1,
-                                MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&from.ss,
-                                &from.len);
-        if (n < 0)
-            return; /* EAGAIN, or an ICMP error for an earlier reply */
-        size_t got = min_size((size_t)n, w->bufsize + 1), reply_len;
-        sk_datagram_handle(srv, w->scratch, got, (size_t)n > w->bufsize,
-                           (const struct sockaddr *)&from.ss, w->dgram_out, &reply_len);
-        if (reply_len > 0)
-            (void)!sendto((int)w->listener, (const char *)w->dgram_out, reply_len,
-                          MSG_DONTWAIT, (const struct sockaddr *)&from.ss, from.len);
+        int got = sk_datagram_serve_batch(srv, w->listener, w->batch);
         if (max > 0 && (long)srv->stats.datagrams >= max) {
             stop_listening(w);
             return;
         }
+        if (got < SK_DATAGRAM_BATCH)
+            return; /* drained (or failed: the next poll says) */
     }
     w->udp_pending = 1; /* the poll fires on new arrivals only: come back */
 }
@@ -1414,10 +1404,9 @@ static int worker_init(struct uring_worker *w, struct uring_shared *shared, int 
             w->listener = srv->listener; /* no SO_REUSEPORT: share one */
     }
     if (srv->cfg->udp) {
-        w->scratch = malloc(w->bufsize + 1);
-        w->dgram_out = malloc(w->bufsize);
-        if (w->scratch == NULL || w->dgram_out == NULL)
-            return -ENOMEM;
+        int rc = sk_datagram_batch_new(w->bufsize, &w->batch);
+        if (rc < 0)
+            return rc;
     }
     w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return 0;
@@ -1454,8 +1443,7 @@ static void worker_cleanup(struct uring_worker *w)
         w->free_bufs = b->next_free;
         free(b);
     }
-    free(w->scratch);
-    free(w->dgram_out);
+    sk_datagram_batch_free(w->batch);
 }
 
 static int uring_run(struct sk_server *srv)

@@ -110,6 +110,24 @@ struct iovec {
 #endif
 long sk_send_vec(sk_socket_t s, const struct iovec *iov, int count);
 
+/* Datagrams in batches: recvmmsg()/sendmmsg() on Linux, one call for many
+ * datagrams; a loop of recvfrom()/sendto() elsewhere.  data/cap is the
+ * buffer; a receive sets len, addr, addrlen and truncated (the datagram
+ * was longer than cap; on Linux len is then the whole length). */
+struct sk_dgram {
+    uint8_t *data;
+    size_t cap, len;
+    int truncated;
+    struct sockaddr_storage addr;
+    sk_socklen_t addrlen;
+};
+/* Receive up to n waiting datagrams without blocking: how many (>= 1), or
+ * a code (would-block when none waits). */
+int sk_recv_batch(sk_socket_t s, struct sk_dgram *d, int n);
+/* Send d[0..n) (len bytes each, to addr) without blocking: how many went,
+ * or a code when the first could not. */
+int sk_send_batch(sk_socket_t s, const struct sk_dgram *d, int n);
+
 /* Send up to len bytes of the regular file fd, from offset, straight from
  * the page cache to the socket (Linux sendfile()): no copy through user
  * memory.  The bytes sent (fewer is normal: a blocking socket sends what

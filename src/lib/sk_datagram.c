@@ -187,6 +187,73 @@ void sk_datagram_handle(struct sk_server *srv, const uint8_t *in, size_t len,
         sk_reflect_remember(srv->reflect, from, reply, *reply_len);
 }
 
+struct sk_datagram_batch {
+    struct sk_dgram rx[SK_DATAGRAM_BATCH], tx[SK_DATAGRAM_BATCH];
+    uint8_t data[];
+};
+
+int sk_datagram_batch_new(size_t size, struct sk_datagram_batch **out)
+{
+    /* One byte more than the largest datagram answered in each receive
+     * buffer: a datagram that fills it was cut (where MSG_TRUNC is not). */
+    struct sk_datagram_batch *b = malloc(sizeof *b + SK_DATAGRAM_BATCH * (2 * size + 1));
+    if (b == NULL)
+        return -ENOMEM;
+    uint8_t *p = b->data;
+    for (int i = 0; i < SK_DATAGRAM_BATCH; i++) {
+        b->rx[i].data = p;
+        b->rx[i].cap = size + 1;
+        p += size + 1;
+        b->tx[i].data = p;
+        b->tx[i].cap = size;
+        p += size;
+    }
+    *out = b;
+    return 0;
+}
+
+void sk_datagram_batch_free(struct sk_datagram_batch *b)
+{
+    free(b);
+}
+
+int sk_datagram_serve_batch(struct sk_server *srv, sk_socket_t fd, struct sk_datagram_batch *b)
+{
+    int got = sk_recv_batch(fd, b->rx, SK_DATAGRAM_BATCH);
+    if (got < 0) {
+        /* Nothing waiting, or a previous reply's ICMP port unreachable
+         * (a reset on Windows): it concerns that peer, not the server. */
+        if (sk_error_would_block(got) || got == -EINTR || sk_error_is(got, ECONNREFUSED) ||
+            sk_error_is(got, ECONNRESET))
+            return 0;
+        return got;
+    }
+    size_t size = srv->buffer_size;
+    long max = srv->cfg->max_clients;
+    int replies = 0;
+    for (int i = 0; i < got; i++) {
+        if (max > 0 && (long)srv->stats.datagrams >= max)
+            break;
+        struct sk_dgram *in = &b->rx[i], *out = &b->tx[replies];
+        sk_datagram_handle(srv, in->data, in->len, in->truncated || in->len > size,
+                           (const struct sockaddr *)&in->addr, out->data, &out->len);
+        if (out->len > 0) {
+            memcpy(&out->addr, &in->addr, (size_t)in->addrlen);
+            out->addrlen = in->addrlen;
+            replies++;
+        }
+    }
+    /* UDP promises nothing: a reply the socket will not take now is lost,
+     * as it would be on the wire. */
+    for (int sent = 0; sent < replies;) {
+        int n = sk_send_batch(fd, b->tx + sent, replies - sent);
+        if (n <= 0)
+            break;
+        sent += n;
+    }
+    return got;
+}
+
 int sk_serve_datagrams(struct sk_server *srv)
 {
     size_t size = srv->buffer_size;

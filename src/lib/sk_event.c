@@ -72,7 +72,7 @@ struct ev_worker {
     uint64_t accept_resume_ms;  /* nonzero: listener unwatched until then */
     size_t bufsize;
     uint8_t *scratch;         /* bufsize bytes: where reads land */
-    uint8_t *dgram_out;
+    struct sk_datagram_batch *batch; /* UDP: receive and reply buffers */
     struct ev_buf *free_bufs;
     struct ev_conn *oldest, *newest; /* by last input: the idle-timeout order */
     struct ev_conn *ready;           /* to process or free after this round */
@@ -687,30 +687,21 @@ static void on_datagrams(struct sk_loop *loop, int fd, void *data, int events)
 {
     struct ev_worker *w = data;
     (void)loop, (void)events;
-    for (int i = 0; w->edge || i < DATAGRAMS_PER_EVENT; i++) {
-        struct sk_addr from;
-        from.len = sizeof from.ss;
-        /* One byte more than --buffer: a datagram that fills it was cut. */
-        long n = (long)recvfrom(fd, (char *)w->scratch, w->bufsize + 1, SK_MSG_DONTWAIT,
-                                (struct sockaddr *)&from.ss, &from.len);
-        /* Winsock fails a datagram longer than the buffer instead of
-         * cutting it: it was truncated. */
-        if (n < 0 && sk_error_is(sk_socket_error(), EMSGSIZE))
-            n = (long)w->bufsize + 1;
-        if (n < 0)
-            return; /* EAGAIN, or an ICMP error for an earlier reply */
+    /* A batch at a time (recvmmsg/sendmmsg where there are).  Level-
+     * triggered: a short batch means the socket is empty, and a few
+     * batches are enough before the other events get their turn. */
+    for (int i = 0; w->edge || i < DATAGRAMS_PER_EVENT / SK_DATAGRAM_BATCH; i++) {
+        int got = sk_datagram_serve_batch(w->srv, (sk_socket_t)fd, w->batch);
+        if (got <= 0)
+            return;
         w->loop->progress++;
-        size_t reply_len;
-        sk_datagram_handle(w->srv, w->scratch, (size_t)n, (size_t)n > w->bufsize,
-                           (const struct sockaddr *)&from.ss, w->dgram_out, &reply_len);
-        if (reply_len > 0)
-            (void)!sendto(fd, (const char *)w->dgram_out, reply_len, SK_MSG_DONTWAIT,
-                          (const struct sockaddr *)&from.ss, from.len);
         long max = w->srv->cfg->max_clients;
         if (max > 0 && (long)w->srv->stats.datagrams >= max) {
             stop_listening(w);
             return;
         }
+        if (!w->edge && got < SK_DATAGRAM_BATCH)
+            return;
     }
 }
 
@@ -836,9 +827,10 @@ static int worker_init(struct ev_worker *w, struct ev_shared *shared, int index)
     if (rc < 0)
         return rc;
     w->scratch = malloc(w->bufsize + 1);
-    w->dgram_out = srv->cfg->udp ? malloc(w->bufsize) : NULL;
-    if (w->scratch == NULL || (srv->cfg->udp && w->dgram_out == NULL))
+    if (w->scratch == NULL)
         return -ENOMEM;
+    if (srv->cfg->udp && (rc = sk_datagram_batch_new(w->bufsize, &w->batch)) < 0)
+        return rc;
     w->reserve_fd = sk_spare_open();
     if ((rc = sk_loop_create(shared->poller, loop_size(), &w->loop)) < 0)
         return rc;
@@ -863,7 +855,7 @@ static void worker_cleanup(struct ev_worker *w)
         free(b);
     }
     free(w->scratch);
-    free(w->dgram_out);
+    sk_datagram_batch_free(w->batch);
 }
 
 int sk_event_serve(struct sk_server *srv, const struct sk_poller *poller)

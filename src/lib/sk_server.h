@@ -144,6 +144,18 @@ const char *sk_datagram_guard(const struct sockaddr *from, int own_port);
  * datagrams): the textbook recvfrom/sendto loop, with the guard and the
  * truncation check. */
 int sk_serve_datagrams(struct sk_server *srv);
+/* Datagrams a batch holds: one recvmmsg() and one sendmmsg() each. */
+#define SK_DATAGRAM_BATCH 16
+struct sk_datagram_batch;
+/* Buffers for a batch of datagrams up to size bytes: about 2 x 16 x size. */
+int sk_datagram_batch_new(size_t size, struct sk_datagram_batch **out);
+void sk_datagram_batch_free(struct sk_datagram_batch *b);
+/* Receive the datagrams waiting on the non-blocking socket fd (at most one
+ * batch), answer each through the service, and send the answers in one
+ * call.  How many were received (0: none waited), or a code.  Stops
+ * answering at max_clients datagrams. */
+int sk_datagram_serve_batch(struct sk_server *srv, sk_socket_t fd,
+                            struct sk_datagram_batch *b);
 /* Handle one datagram already received (models with their own I/O). */
 void sk_datagram_handle(struct sk_server *srv, const uint8_t *in, size_t len,
                         int truncated, const struct sockaddr *from,
