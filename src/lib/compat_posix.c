@@ -182,6 +182,32 @@ int sk_send_batch(sk_socket_t s, const struct sk_dgram *d, int n)
 #endif
 }
 
+int sk_send_vec_batch(sk_socket_t s, const struct iovec *iov, int per_msg, int n)
+{
+#ifdef __linux__
+    struct mmsghdr msgs[BATCH_MAX];
+    if (n > BATCH_MAX)
+        n = BATCH_MAX;
+    memset(msgs, 0, sizeof msgs[0] * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        msgs[i].msg_hdr.msg_iov = (struct iovec *)&iov[i * per_msg];
+        msgs[i].msg_hdr.msg_iovlen = (size_t)per_msg;
+    }
+    int sent;
+    do
+        sent = sendmmsg(s, msgs, (unsigned)n, MSG_DONTWAIT | SK_MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    return sent < 0 ? sk_error_last() : sent;
+#else
+    for (int i = 0; i < n; i++) {
+        long r = sk_send_vec(s, &iov[i * per_msg], per_msg);
+        if (r < 0)
+            return i > 0 ? i : (int)r;
+    }
+    return n;
+#endif
+}
+
 long sk_send_file(sk_socket_t s, int fd, int64_t offset, size_t len)
 {
 #ifdef __linux__
@@ -553,6 +579,30 @@ int sk_process_signal(int pid, int signum)
 void sk_process_exit(int status)
 {
     _exit(status);
+}
+
+static sigset_t unheld_mask; /* the mask before sk_signals_hold() */
+
+int sk_signals_hold(void)
+{
+    sigset_t held;
+    sigemptyset(&held);
+    sigaddset(&held, SIGCHLD);
+    sigaddset(&held, SIGINT);
+    sigaddset(&held, SIGTERM);
+    return sigprocmask(SIG_BLOCK, &held, &unheld_mask) == 0 ? 0 : sk_error_last();
+}
+
+void sk_signals_release(void)
+{
+    sigprocmask(SIG_SETMASK, &unheld_mask, NULL);
+}
+
+int sk_wait_readable_or_signal(sk_socket_t s)
+{
+    struct pollfd p = { .fd = s, .events = POLLIN };
+    int rc = ppoll(&p, 1, NULL, &unheld_mask);
+    return rc > 0 ? 1 : rc == 0 ? 0 : sk_error_last();
 }
 
 int sk_pipe(int fds[2])

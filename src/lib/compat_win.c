@@ -170,6 +170,16 @@ int sk_send_batch(sk_socket_t s, const struct sk_dgram *d, int n)
     return n;
 }
 
+int sk_send_vec_batch(sk_socket_t s, const struct iovec *iov, int per_msg, int n)
+{
+    for (int i = 0; i < n; i++) {
+        long r = sk_send_vec(s, &iov[i * per_msg], per_msg);
+        if (r < 0)
+            return i > 0 ? i : (int)r;
+    }
+    return n;
+}
+
 /* TransmitFile() would do this on Windows but wants the socket to itself
  * and a file HANDLE; the file service reads and sends instead. */
 long sk_send_file(sk_socket_t s, int fd, int64_t offset, size_t len)

@@ -6,6 +6,11 @@
  * waitpid(-1, WNOHANG) until no finished child is left, because one
  * SIGCHLD may stand for several children.  --max-conns bounds the number
  * of children; the connection beyond it gets one line and is closed.
+ *
+ * The signals stay blocked except inside one ppoll() on the listener
+ * (sk_wait_readable_or_signal): a child that ends, or a SIGTERM, between
+ * the look at the flags and the wait still wakes the wait, where a plain
+ * blocking accept() would sleep until the next client.
  */
 #include "sk_blocking.h"
 #include "sk_error.h"
@@ -59,7 +64,11 @@ static void serve_in_child(struct sk_server *srv, sk_socket_t fd, const struct s
     sk_signal_default(SIGCHLD);
     sk_signal_default(SIGTERM);
     sk_signal_default(SIGINT);
+    sk_signals_release();
     sk_socket_close(srv->listener);
+    /* Where accept() hands down the listener's O_NONBLOCK (BSD), undo it:
+     * the blocking driver expects a blocking socket. */
+    sk_socket_set_nonblocking(fd, 0);
     sk_blocking_serve(srv, fd, peer, NULL);
     sk_process_exit(0);
 }
@@ -71,12 +80,27 @@ static int fork_run(struct sk_server *srv)
     int rc = sk_signal_set_flag(SIGCHLD, &child_exited);
     if (rc < 0)
         return rc;
+    if ((rc = sk_signals_hold()) < 0)
+        return rc;
+    /* Non-blocking, so that accept() never sleeps with the signals held:
+     * only the wait below sleeps. */
+    if ((rc = sk_socket_set_nonblocking(srv->listener, 1)) < 0) {
+        sk_signals_release();
+        return rc;
+    }
 
     while (max <= 0 || served < max) {
         reap(&ch);
+        if (sk_server_stopping(srv))
+            break;
+        rc = sk_wait_readable_or_signal(srv->listener);
+        if (rc == -EINTR)
+            continue; /* a flag was set: look at them again */
         sk_socket_t fd;
         struct sk_addr peer;
         rc = sk_server_accept(srv, &fd, &peer);
+        if (sk_error_would_block(rc))
+            continue;
         if (rc == -ECANCELED)
             break;
         if (rc == -EINTR)
@@ -115,6 +139,7 @@ static int fork_run(struct sk_server *srv)
         sk_process_wait(ch.pids[i]);
     free(ch.pids);
     sk_signal_default(SIGCHLD);
+    sk_signals_release();
     return 0;
 }
 

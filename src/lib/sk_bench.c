@@ -41,6 +41,7 @@
 #define RECV_BUFFER (256u * 1024u)
 #define IOV_MESSAGES 32
 #define UDP_WINDOW 4096u /* sequence numbers tracked per UDP socket */
+#define UDP_BATCH 16     /* datagrams per sendmmsg/recvmmsg */
 #define OPEN_LOOP_CAP 4096u
 
 static uint8_t *block; /* random bytes every message is cut from */
@@ -473,82 +474,112 @@ static void udp_expire(struct worker *w, struct bconn *c, uint64_t now)
 
 static void on_udp(struct sk_loop *loop, int fd, void *data, int events);
 
+/* Closed loop: up to UDP_BATCH datagrams per system call (sendmmsg where
+ * there is one), so the generator is not what limits a batched server.
+ * Open loop sends each datagram when it is due, one at a time. */
 static int udp_send(struct worker *w, struct bconn *c)
 {
     const struct sk_bench_config *cfg = w->cfg;
     size_t size = cfg->size;
     uint64_t now = sk_now_ns();
     uint32_t limit = cfg->rate > 0 ? UDP_WINDOW / 2 : (uint32_t)cfg->depth;
+    int batch = cfg->rate > 0 ? 1 : UDP_BATCH;
+    uint8_t headers[UDP_BATCH][8];
+    struct iovec iov[2 * UDP_BATCH];
     while (sending_allowed(w, c, now) && udp_outstanding(c) < limit &&
            (cfg->rate <= 0 || c->due_ns <= now)) {
-        uint32_t seq = c->next_send;
-        uint8_t h[8];
-        make_header(h, c->id, seq);
-        struct iovec iov[2] = {
-            { h, 8 },
-            { block + block_offset(c->id, seq, size), size - 8 },
-        };
-        /* Clear the window slot this sequence number reuses. */
-        bit_set(c->seen, seq, 0);
-        bit_set(c->expired, seq, 0);
-        c->sent_at[seq % c->ring] = cfg->rate > 0 ? c->due_ns : now;
-        long n = sk_send_vec(c->fd, iov, 2);
+        int nmsg = 0;
+        while (nmsg < batch && udp_outstanding(c) + (uint32_t)nmsg < limit &&
+               (uint64_t)c->next_send + (uint64_t)nmsg < c->quota) {
+            uint32_t seq = c->next_send + (uint32_t)nmsg;
+            make_header(headers[nmsg], c->id, seq);
+            iov[2 * nmsg].iov_base = headers[nmsg];
+            iov[2 * nmsg].iov_len = 8;
+            iov[2 * nmsg + 1].iov_base = block + block_offset(c->id, seq, size);
+            iov[2 * nmsg + 1].iov_len = size - 8;
+            /* Clear the window slot this sequence number reuses. */
+            bit_set(c->seen, seq, 0);
+            bit_set(c->expired, seq, 0);
+            c->sent_at[seq % c->ring] = cfg->rate > 0 ? c->due_ns : now;
+            nmsg++;
+        }
+        int n = sk_send_vec_batch(c->fd, iov, 2, nmsg);
         if (n < 0) {
             if (n == -EINTR)
                 continue;
-            if (sk_error_would_block((int)n) || sk_error_is((int)n, ENOBUFS))
+            if (sk_error_would_block(n) || sk_error_is(n, ENOBUFS))
                 return 0;
-            if (sk_error_is((int)n, ECONNREFUSED) || sk_error_is((int)n, ECONNRESET))
+            if (sk_error_is(n, ECONNREFUSED) || sk_error_is(n, ECONNRESET))
                 continue; /* an ICMP error for an earlier datagram */
-            return (int)n;
+            return n;
         }
-        c->next_send++;
+        c->next_send += (uint32_t)n;
         if (cfg->rate > 0)
-            c->due_ns += w->interval_ns;
+            c->due_ns += (uint64_t)n * w->interval_ns;
+        if (n < nmsg)
+            return 0; /* the socket is full */
     }
     return 0;
 }
 
-static int udp_receive(struct worker *w, struct bconn *c)
+/* One datagram that came back: check it and take its latency. */
+static void udp_check(struct worker *w, struct bconn *c, const uint8_t *p, size_t n,
+                      int truncated, uint64_t now)
 {
     size_t size = w->cfg->size;
+    if (n < 8 || truncated) {
+        w->total.mismatches++;
+        return;
+    }
+    uint32_t id = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    uint32_t seq = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+    uint32_t back = c->next_send - seq; /* 1 = the last one sent */
+    if (n != size || id != c->id || back == 0 || back > UDP_WINDOW ||
+        memcmp(p + 8, block + block_offset(id, seq, size), size - 8) != 0) {
+        w->total.mismatches++; /* never sent, or not what was sent */
+        return;
+    }
+    if (bit_get(c->seen, seq)) {
+        w->total.udp_duplicates++;
+        return;
+    }
+    bit_set(c->seen, seq, 1);
+    if (bit_get(c->expired, seq)) { /* given up on, then it came */
+        bit_set(c->expired, seq, 0);
+        w->total.udp_late++;
+        w->total.udp_lost--;
+        return;
+    }
+    if (seq + 1 < c->highest)
+        w->total.udp_reordered++;
+    else
+        c->highest = seq + 1;
+    record(w, now - c->sent_at[seq % c->ring]);
+}
+
+/* Up to UDP_BATCH datagrams per system call (recvmmsg where there is one),
+ * into slots of size + 1 bytes: a longer reply shows as truncated. */
+static int udp_receive(struct worker *w, struct bconn *c)
+{
+    size_t slot = w->cfg->size + 1;
+    struct sk_dgram d[UDP_BATCH];
+    for (int i = 0; i < UDP_BATCH; i++) {
+        d[i].data = w->rbuf + (size_t)i * slot;
+        d[i].cap = slot;
+    }
     for (;;) {
-        long n = (long)recv(c->fd, (char *)w->rbuf, RECV_BUFFER, 0);
-        if (n < 0) {
-            int rc = sk_socket_error();
+        int got = sk_recv_batch(c->fd, d, UDP_BATCH);
+        if (got < 0) {
             /* ICMP errors for earlier datagrams (Windows: as resets) */
-            if (rc == -EINTR || sk_error_is(rc, ECONNREFUSED) || sk_error_is(rc, ECONNRESET))
+            if (got == -EINTR || sk_error_is(got, ECONNREFUSED) || sk_error_is(got, ECONNRESET))
                 continue;
-            if (sk_error_would_block(rc))
+            if (sk_error_would_block(got))
                 return 0;
-            return rc;
+            return got;
         }
         uint64_t now = sk_now_ns();
-        const uint8_t *p = w->rbuf;
-        uint32_t id = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-        uint32_t seq = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
-        uint32_t back = c->next_send - seq; /* 1 = the last one sent */
-        if ((size_t)n != size || id != c->id || back == 0 || back > UDP_WINDOW ||
-            memcmp(p + 8, block + block_offset(id, seq, size), size - 8) != 0) {
-            w->total.mismatches++; /* never sent, or not what was sent */
-            continue;
-        }
-        if (bit_get(c->seen, seq)) {
-            w->total.udp_duplicates++;
-            continue;
-        }
-        bit_set(c->seen, seq, 1);
-        if (bit_get(c->expired, seq)) { /* given up on, then it came */
-            bit_set(c->expired, seq, 0);
-            w->total.udp_late++;
-            w->total.udp_lost--;
-            continue;
-        }
-        if (seq + 1 < c->highest)
-            w->total.udp_reordered++;
-        else
-            c->highest = seq + 1;
-        record(w, now - c->sent_at[seq % c->ring]);
+        for (int i = 0; i < got; i++)
+            udp_check(w, c, d[i].data, d[i].len, d[i].truncated, now);
     }
 }
 
@@ -777,7 +808,11 @@ static int worker_setup(struct worker *w, const struct sk_bench_config *cfg, int
     w->nconns = nconns;
     w->active = nconns;
     w->conns = calloc((size_t)(nconns ? nconns : 1), sizeof *w->conns);
-    w->rbuf = malloc(RECV_BUFFER);
+    /* TCP reads RECV_BUFFER at a time; UDP a batch of size + 1 slots. */
+    size_t rbuf_size = RECV_BUFFER;
+    if (w->cfg->udp && (size_t)UDP_BATCH * (w->cfg->size + 1) > rbuf_size)
+        rbuf_size = (size_t)UDP_BATCH * (w->cfg->size + 1);
+    w->rbuf = malloc(rbuf_size);
     w->hist = malloc(sizeof *w->hist);
     w->unpublished = malloc(sizeof *w->unpublished);
     w->interval_hist = malloc(sizeof *w->interval_hist);

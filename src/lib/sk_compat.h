@@ -128,6 +128,12 @@ int sk_recv_batch(sk_socket_t s, struct sk_dgram *d, int n);
  * or a code when the first could not. */
 int sk_send_batch(sk_socket_t s, const struct sk_dgram *d, int n);
 
+/* Send n messages on a connected datagram socket, each made of per_msg
+ * pieces of iov (message i is iov[i * per_msg ...]), without blocking:
+ * sendmmsg() on Linux, a loop of sk_send_vec() elsewhere.  How many went,
+ * or a code when the first could not. */
+int sk_send_vec_batch(sk_socket_t s, const struct iovec *iov, int per_msg, int n);
+
 /* Send up to len bytes of the regular file fd, from offset, straight from
  * the page cache to the socket (Linux sendfile()): no copy through user
  * memory.  The bytes sent (fewer is normal: a blocking socket sends what
@@ -232,6 +238,15 @@ int sk_process_wait(int pid);       /* wait for one child; its exit status */
 int sk_process_signal(int pid, int signum);
 void sk_process_exit(int status);   /* _exit: no atexit handlers, no flush */
 int sk_pipe(int fds[2]);            /* close-on-exec pipe */
+/* The race in "check the flag, then block in accept()": a signal that
+ * comes between the two is seen only at the next connection.  Hold the
+ * flag-setting signals (SIGCHLD, SIGINT, SIGTERM) blocked, and wait with
+ * sk_wait_readable_or_signal(), which unblocks them only while it waits
+ * (ppoll): 1 when s is readable, -EINTR when a signal came.  A forked
+ * child calls sk_signals_release() first. */
+int sk_signals_hold(void);
+void sk_signals_release(void);
+int sk_wait_readable_or_signal(sk_socket_t s);
 #endif
 
 #endif
