@@ -7,13 +7,13 @@
  * sk_server_run().
  */
 #include "cli.h"
+#include "cli_getopt.h"
 #include "sk_addr.h"
 #include "sk_error.h"
 #include "sk_server.h"
 #include "sk_sockopt.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,15 +290,25 @@ int cmd_serve(int argc, char **argv)
     sk_signal_set_flag(SIGINT, &stop_requested);
     sk_signal_set_flag(SIGTERM, &stop_requested);
 
+    /* A model this machine cannot run (iocp on Linux, uring where the
+     * kernel lacks it) is a runtime failure: the same command works
+     * elsewhere.  Say why in the model's own words. */
     const char *why = NULL;
+    if (cfg.model != NULL && sk_model_probe(sk_model_find(cfg.model), &why) < 0)
+        cli_fail("model '%s' cannot run here: %s", cfg.model, why);
+
     int rc = sk_server_run(&cfg, &why);
     free(sockopts);
     if (rc == SK_EUNSUPPORTED)
         cli_usage_error("%s", why);
     if (rc < 0) {
-        if (why != NULL)
-            cli_fail("%s %s port %s: %s", why, cfg.host ? cfg.host : "*", port,
+        if (why == sk_why_listen)
+            cli_fail("cannot listen on %s port %s: %s", cfg.host ? cfg.host : "*", port,
                      sk_strerror(rc));
+        if (why == sk_why_msglog)
+            cli_fail("cannot open the --log file '%s': %s", cfg.msglog_path, sk_strerror(rc));
+        if (why != NULL)
+            cli_fail("%s: %s", why, sk_strerror(rc));
         cli_fail("%s", sk_strerror(rc));
     }
     return 0;

@@ -75,6 +75,9 @@ int sk_server_stopping(const struct sk_server *srv)
     return srv->cfg->stop != NULL && *srv->cfg->stop;
 }
 
+const char sk_why_listen[] = "cannot listen";
+const char sk_why_msglog[] = "cannot open the --log file";
+
 int sk_server_accept(struct sk_server *srv, sk_socket_t *out, struct sk_addr *peer)
 {
     for (;;) {
@@ -209,7 +212,7 @@ int sk_server_run(const struct sk_server_config *cfg, const char **why)
         return SK_EUNSUPPORTED;
 
     if (cfg->msglog_path != NULL && (rc = sk_msglog_open(cfg->msglog_path, &srv.msglog)) < 0) {
-        *why = "cannot open the --log file";
+        *why = sk_why_msglog;
         return rc;
     }
 
@@ -238,7 +241,7 @@ int sk_server_run(const struct sk_server_config *cfg, const char **why)
     rc = sk_listen(&lc, &srv.listener, &srv.bound);
     free(opts);
     if (rc < 0) {
-        *why = "cannot listen";
+        *why = sk_why_listen;
         goto out;
     }
     srv.port = sk_addr_port((const struct sockaddr *)&srv.bound.ss);

@@ -110,6 +110,10 @@ struct sk_server {
  * Returns 0 or a code; *why gets a static explanation for refusals
  * ("chat needs a model whose sessions share state"). */
 int sk_server_run(const struct sk_server_config *cfg, const char **why);
+/* Two of the stages *why names, as themselves, so that a program can
+ * word those failures with what it knows (the address, the file name). */
+extern const char sk_why_listen[];  /* "cannot listen" */
+extern const char sk_why_msglog[];  /* "cannot open the --log file" */
 
 const struct sk_model *sk_model_find(const char *name);
 const struct sk_model *const *sk_model_list(void);
