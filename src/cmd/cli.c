@@ -2,9 +2,9 @@
  * cli.c - messages, exit codes and number parsing for the subcommands.
  */
 #include "cli.h"
+#include "cli_getopt.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,13 +22,15 @@ static void vmessage(const char *fmt, va_list ap)
     fprintf(stderr, "%s\n", line);
 }
 
+/* One line: what was wrong, and where to look. */
 void cli_usage_error(const char *fmt, ...)
 {
+    char what[900];
     va_list ap;
     va_start(ap, fmt);
-    vmessage(fmt, ap);
+    vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "Try '%s --help'.\n", cli_prog);
+    fprintf(stderr, "%s: %s (try '%s --help')\n", cli_prog, what, cli_prog);
     exit(EXIT_USAGE);
 }
 

@@ -8,10 +8,10 @@ from conftest import connect, recv_exact, sockit
 
 
 def usage_error(r, *words):
-    """Exit 2, one message line plus the 'Try --help' hint, naming words."""
+    """Exit 2, one line with the message and the --help hint, naming words."""
     lines = r.stderr.decode().splitlines()
     assert r.returncode == 2, r
-    assert len(lines) == 2 and lines[1].startswith("Try '"), lines
+    assert len(lines) == 1 and lines[0].endswith(" (try 'sockit serve --help')"), lines
     for w in words:
         assert w in lines[0], (w, lines[0])
 
