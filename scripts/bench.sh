@@ -43,6 +43,7 @@ command -v socat >/dev/null || missing="$missing socat"
 command -v ncat >/dev/null || missing="$missing ncat"
 command -v iperf3 >/dev/null || missing="$missing iperf3"
 command -v gnuplot >/dev/null || missing="$missing gnuplot-nox"
+command -v perf >/dev/null || missing="$missing linux-perf"
 command -v python3 >/dev/null || missing="$missing python3"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -150,25 +151,35 @@ free_port() {
 }
 
 : >"$RESULTS/transfer.txt"
-say "sockit get of a 1 GiB file vs iperf3 (3 runs each)"
+say "sockit get of a 1 GiB file (read + send, and --sendfile) vs iperf3, interleaved, 3 rounds"
 dd if=/dev/zero of="$work/1g.bin" bs=1M count=1024 status=none
 cat "$work/1g.bin" >/dev/null # in the page cache before the first run
-$srv_cpu "$SOCKIT" serve file "$work/1g.bin" -l 127.0.0.1 -p 0 -q 2>"$work/file.log" &
-pids="$pids $!"
-wait_line "$work/file.log" '^listening on'
-fport=$(sed -n 's/^listening on .* port \([0-9]*\) .*/\1/p' "$work/file.log")
-for run in 1 2 3; do
+# start_file NAME ARGS...: a file server on CPU 0; its port in $fport.
+start_file() {
+    name=$1
+    shift
+    $srv_cpu "$SOCKIT" serve file "$work/1g.bin" -l 127.0.0.1 -p 0 -q "$@" 2>"$work/$name.log" &
+    pids="$pids $!"
+    wait_line "$work/$name.log" '^listening on'
+    sed -n 's/^listening on .* port \([0-9]*\) .*/\1/p' "$work/$name.log"
+}
+copy_port=$(start_file file-copy)
+sendfile_port=$(start_file file-sendfile --sendfile -m epoll) # uring cannot sendfile
+# get_run LABEL PORT RUN: one get; its summary line into transfer.txt.
+get_run() {
     # get's own summary: "received NAME: BYTES bytes in SEC s (RATE MB/s)"
-    if $cli_cpu "$SOCKIT" get 127.0.0.1 "$fport" 1g.bin -o - 2>"$work/get.err" >/dev/null; then
-        sed -n "s/.*: \([0-9]*\) bytes in \([0-9.]*\) s.*/get run=$run bytes=\1 seconds=\2/p" \
+    if $cli_cpu "$SOCKIT" get 127.0.0.1 "$2" 1g.bin -o - 2>"$work/get.err" >/dev/null; then
+        sed -n "s/.*: \([0-9]*\) bytes in \([0-9.]*\) s.*/$1 run=$3 bytes=\1 seconds=\2/p" \
             "$work/get.err" >>"$RESULTS/transfer.txt"
     else
         say "sockit get failed: $(cat "$work/get.err")"
-        echo "get run=$run failed: $(cat "$work/get.err")" >>"$RESULTS/transfer.txt"
+        echo "$1 run=$3 failed: $(cat "$work/get.err")" >>"$RESULTS/transfer.txt"
     fi
-done
-if command -v iperf3 >/dev/null; then
-    for run in 1 2 3; do
+}
+for run in 1 2 3; do
+    get_run get "$copy_port" "$run"
+    get_run getsf "$sendfile_port" "$run"
+    if command -v iperf3 >/dev/null; then
         iport=$(free_port)
         $srv_cpu iperf3 -s -1 --forceflush -B 127.0.0.1 -p "$iport" >"$work/iperf-s.log" 2>&1 &
         ipid=$!
@@ -182,10 +193,10 @@ if command -v iperf3 >/dev/null; then
             echo "iperf3 run=$run failed" >>"$RESULTS/transfer.txt"
         fi
         wait "$ipid" 2>/dev/null || true
-    done
-else
-    echo "iperf3 missing" >>"$RESULTS/transfer.txt"
-fi
+    elif [ "$run" = 1 ]; then
+        echo "iperf3 missing" >>"$RESULTS/transfer.txt"
+    fi
+done
 cat "$RESULTS/transfer.txt"
 
 # ---- 4. where the best model spends its time, if perf can sample here ---------------
