@@ -686,8 +686,9 @@ static int iocp_run(struct sk_server *srv)
     for (int i = 0; rc == 0 && i < nworkers; i++, started++)
         rc = sk_thread_start(&threads[i], worker_main, &m);
     if (rc < 0)
-        sk_log(&srv->cfg->logger, SK_LOG_ERROR, "cannot start the completion port: %s",
-               sk_strerror(rc));
+        srv->why = "cannot start the completion port";
+    else
+        sk_server_ready(srv);
 
     /* Watch: the stop flag, idle connections, --max-clients served. */
     long max = srv->cfg->max_clients;

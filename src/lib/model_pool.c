@@ -174,10 +174,12 @@ static int pool_run(struct sk_server *srv)
         if ((rc = sk_thread_start(&threads[i], worker_main, &args[i])) == 0)
             started++;
     }
-    if (rc == 0)
+    if (rc == 0) {
+        sk_server_ready(srv);
         accept_loop(&p);
-    else
-        sk_log(&srv->cfg->logger, SK_LOG_ERROR, "cannot start the pool: %s", sk_strerror(rc));
+    } else {
+        srv->why = "cannot start the pool";
+    }
 
     if (p.lock != NULL) {
         sk_mutex_lock(p.lock);

@@ -1470,11 +1470,12 @@ static int uring_run(struct sk_server *srv)
      * the stop signals and so wakes at once. */
     for (int i = 1; i < nworkers && rc == 0; i++, started++)
         rc = sk_thread_start(&workers[i].thread, worker_run, &workers[i]);
-    if (rc == 0)
+    if (rc == 0) {
+        sk_server_ready(srv);
         worker_run(&workers[0]);
-    else
-        sk_log(&srv->cfg->logger, SK_LOG_ERROR, "cannot start uring workers: %s",
-               sk_strerror(rc));
+    } else {
+        srv->why = "cannot start the uring workers";
+    }
     if (rc != 0) {
         int expected = 0;
         atomic_compare_exchange_strong(&shared.failed, &expected, rc);

@@ -882,11 +882,12 @@ int sk_event_serve(struct sk_server *srv, const struct sk_poller *poller)
      * the stop signals and so wakes at once. */
     for (int i = 1; i < nworkers && rc == 0; i++, started++)
         rc = sk_thread_start(&workers[i].thread, worker_run, &workers[i]);
-    if (rc == 0)
+    if (rc == 0) {
+        sk_server_ready(srv);
         worker_run(&workers[0]);
-    else
-        sk_log(&srv->cfg->logger, SK_LOG_ERROR, "cannot start %s workers: %s",
-               poller->name, sk_strerror(rc));
+    } else {
+        srv->why = "cannot start the event loops";
+    }
     if (rc != 0 && srv->cfg->stop != NULL)
         *srv->cfg->stop = 1; /* let the started workers end too */
     for (int i = 1; i <= started; i++)

@@ -75,6 +75,22 @@ int sk_server_stopping(const struct sk_server *srv)
     return srv->cfg->stop != NULL && *srv->cfg->stop;
 }
 
+void sk_server_ready(struct sk_server *srv)
+{
+    const struct sk_server_config *cfg = srv->cfg;
+    if (srv->ready || cfg->on_ready == NULL)
+        return;
+    srv->ready = 1;
+    struct sk_server_info info;
+    memset(&info, 0, sizeof info);
+    sk_addr_format_host((const struct sockaddr *)&srv->bound.ss, info.host, sizeof info.host);
+    info.port = srv->port;
+    info.service = srv->service->name;
+    info.model = srv->model->name;
+    info.udp = cfg->udp;
+    cfg->on_ready(cfg->ready_ctx, &info);
+}
+
 const char sk_why_listen[] = "cannot listen";
 const char sk_why_msglog[] = "cannot open the --log file";
 
@@ -265,19 +281,14 @@ int sk_server_run(const struct sk_server_config *cfg, const char **why)
         goto out;
     }
 
-    if (cfg->on_ready != NULL) {
-        struct sk_server_info info;
-        memset(&info, 0, sizeof info);
-        sk_addr_format_host((const struct sockaddr *)&srv.bound.ss, info.host,
-                            sizeof info.host);
-        info.port = srv.port;
-        info.service = srv.service->name;
-        info.model = srv.model->name;
-        info.udp = cfg->udp;
-        cfg->on_ready(cfg->ready_ctx, &info);
-    }
+    if (!(srv.model->flags & SK_MODEL_WORKERS))
+        sk_server_ready(&srv);
     rc = srv.model->run(&srv);
-    if (cfg->udp)
+    if (rc < 0 && srv.why != NULL)
+        *why = srv.why;
+    if (!srv.ready)
+        ; /* never started: the caller reports the failure */
+    else if (cfg->udp)
         sk_log(&cfg->logger, SK_LOG_INFO, "stopped: %lu datagrams, %lu dropped",
                srv.stats.datagrams, srv.stats.dropped);
     else

@@ -104,7 +104,15 @@ struct sk_server {
     struct sk_server_stats stats;
     sk_socket_t reserve_fd;      /* spare descriptor for EMFILE, or SK_INVALID_SOCKET */
     uint64_t last_emfile_log_ms;
+    int ready;                   /* the ready line has been given */
+    const char *why;             /* set by a model whose run fails: what failed */
 };
+
+/* Tell the program the server is ready (cfg->on_ready), once.  Models
+ * that take --workers call it when every worker is up, so that a server
+ * whose workers cannot start never claims to be listening; for the others
+ * sk_server_run calls it before run. */
+void sk_server_ready(struct sk_server *srv);
 
 /* Run until cfg->stop is set, max_clients is reached or a fatal error.
  * Returns 0 or a code; *why gets a static explanation for refusals

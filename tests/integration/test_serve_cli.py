@@ -129,3 +129,14 @@ def test_sockopt_applies_to_listening_socket(serve):
     s.sendall(b"q")
     assert recv_exact(s, 1) == b"q"
     s.close()
+
+
+def test_workers_that_cannot_start_never_claim_to_listen():
+    """600 select loops need descriptors past FD_SETSIZE (or past the
+    limit): the server must fail with one line, and never first print the
+    ready line a script would take as 'listening'."""
+    r = sockit("serve", "echo", "-m", "select", "--workers", "600", "-l", "127.0.0.1",
+               "-p", "0", timeout=30)
+    lines = r.stderr.decode().splitlines()
+    assert r.returncode == 1, r
+    assert len(lines) == 1 and lines[0].startswith("sockit serve: cannot start the event loops: "), lines
