@@ -388,6 +388,12 @@ void sk_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+void sk_sleep_us(int us)
+{
+    struct timespec ts = { us / 1000000, (long)(us % 1000000) * 1000L };
+    nanosleep(&ts, NULL);
+}
+
 /* New threads start with the stop signals blocked, so SIGINT, SIGTERM
  * and SIGCHLD always land on the main thread, whose blocking accept()
  * they interrupt. */

@@ -246,6 +246,11 @@ void sk_sleep_ms(int ms)
     Sleep(ms > 0 ? (DWORD)ms : 0);
 }
 
+void sk_sleep_us(int us)
+{
+    Sleep(us > 0 ? (DWORD)((us + 999) / 1000) : 0);
+}
+
 void sk_thread_yield(void)
 {
     SwitchToThread();

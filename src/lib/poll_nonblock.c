@@ -6,8 +6,11 @@
  * no kernel help to know what is ready, and pays for that with a system
  * call per socket per round.  To keep it from burning a core while
  * nothing happens, a round in which no I/O made progress (the users of
- * the loop bump loop->progress) is followed by a yield, and after a few
- * of those by a 1 ms sleep.
+ * the loop bump loop->progress) is followed by a yield for SPIN_NS after
+ * the last progress (a request-reply peer usually answers within that),
+ * then by naps that double from NAP_MIN_US to NAP_MAX_US: an idle server
+ * wakes about a thousand times a second and uses next to no CPU, and a
+ * busy one answers in microseconds rather than after a millisecond nap.
  */
 #include "sk_loop.h"
 #include "sk_compat.h"
@@ -15,9 +18,14 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#define SPIN_NS 100000     /* yield, not sleep, this long after progress */
+#define NAP_MIN_US 50
+#define NAP_MAX_US 1000
+
 struct nonblock_state {
     unsigned long last_progress;
-    int idle_rounds;
+    uint64_t last_progress_ns;
+    int nap_us;             /* the next nap; 0 while spinning */
 };
 
 static int nonblock_create(struct sk_loop *loop)
@@ -43,20 +51,21 @@ static int nonblock_update(struct sk_loop *loop, int fd, int old_mask, int new_m
 static int nonblock_poll(struct sk_loop *loop, int timeout_ms)
 {
     struct nonblock_state *st = loop->poller_state;
-    if (loop->progress == st->last_progress) {
-        if (++st->idle_rounds < 8) {
-            sk_thread_yield();
-        } else {
-            int nap = 1;
-            if (timeout_ms >= 0 && timeout_ms < nap)
-                nap = timeout_ms;
-            if (nap > 0)
-                sk_sleep_ms(nap);
-        }
+    uint64_t now = sk_now_ns();
+    if (loop->progress != st->last_progress) {
+        st->last_progress = loop->progress;
+        st->last_progress_ns = now;
+        st->nap_us = 0;
+    } else if (now - st->last_progress_ns < SPIN_NS) {
+        sk_thread_yield();
     } else {
-        st->idle_rounds = 0;
+        int nap = st->nap_us ? st->nap_us : NAP_MIN_US;
+        if (timeout_ms >= 0 && (int64_t)timeout_ms * 1000 < nap)
+            nap = timeout_ms * 1000;
+        if (nap > 0)
+            sk_sleep_us(nap);
+        st->nap_us = nap * 2 < NAP_MAX_US ? nap * 2 : NAP_MAX_US;
     }
-    st->last_progress = loop->progress;
     int fired = 0;
     for (int fd = 0; fd <= loop->maxfd; fd++) {
         int mask = loop->files[fd].mask;

@@ -155,6 +155,8 @@ int sk_socket_wait(sk_socket_t s, int what, int timeout_ms);
 uint64_t sk_now_ms(void);
 uint64_t sk_now_ns(void);
 void sk_sleep_ms(int ms);
+/* Sleep about us microseconds (Windows: whole milliseconds, at least 1). */
+void sk_sleep_us(int us);
 
 /* Give the processor to another thread (sched_yield, SwitchToThread). */
 void sk_thread_yield(void);
