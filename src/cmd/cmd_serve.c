@@ -40,6 +40,8 @@ static const char help_text[] =
     "      --max-clients N     serve N clients (UDP: N datagrams), then exit\n"
     "      --max-conns N       refuse connections beyond N at once\n"
     "                          (default: the descriptor limit less 16)\n"
+    "      --max-per-ip N      refuse connections beyond N at once from one\n"
+    "                          address (default: no limit)\n"
     "      --idle-timeout SEC  close connections silent for SEC seconds\n"
     "      --buffer BYTES      per-connection buffer; for UDP, the largest\n"
     "                          datagram answered (default 65536)\n"
@@ -121,7 +123,7 @@ static void list_services(void)
 }
 
 enum {
-    OPT_SERVICE = 256, OPT_MAX_CLIENTS, OPT_MAX_CONNS, OPT_IDLE, OPT_ROOT, OPT_LOG,
+    OPT_SERVICE = 256, OPT_MAX_CLIENTS, OPT_MAX_CONNS, OPT_MAX_PER_IP, OPT_IDLE, OPT_ROOT, OPT_LOG,
     OPT_SOCKOPT, OPT_BACKLOG, OPT_BUFFER, OPT_WORKERS, OPT_EDGE, OPT_SENDFILE
 };
 
@@ -135,6 +137,7 @@ int cmd_serve(int argc, char **argv)
         { "service", required_argument, NULL, OPT_SERVICE },
         { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
         { "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+        { "max-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
         { "idle-timeout", required_argument, NULL, OPT_IDLE },
         { "root", required_argument, NULL, OPT_ROOT },
         { "sendfile", no_argument, NULL, OPT_SENDFILE },
@@ -173,6 +176,9 @@ int cmd_serve(int argc, char **argv)
             break;
         case OPT_MAX_CONNS:
             cfg.max_conns = cli_parse_long(optarg, 1, 1L << 30, "--max-conns");
+            break;
+        case OPT_MAX_PER_IP:
+            cfg.max_per_ip = cli_parse_long(optarg, 1, 1L << 30, "--max-per-ip");
             break;
         case OPT_IDLE: {
             int ms = cli_parse_seconds_ms(optarg, "--idle-timeout");

@@ -22,30 +22,41 @@
 
 static volatile int child_exited;
 
+/* The children alive, each with the peer it serves: --max-per-ip counts
+ * a connection until its child is reaped. */
+struct child {
+    int pid;
+    struct sk_addr peer;
+};
+
 struct children {
-    int *pids;
+    struct sk_server *srv;
+    struct child *list;
     long count, cap;
 };
 
-static int children_add(struct children *ch, int pid)
+static int children_add(struct children *ch, int pid, const struct sk_addr *peer)
 {
     if (ch->count == ch->cap) {
         long cap = ch->cap ? ch->cap * 2 : 64;
-        int *p = realloc(ch->pids, (size_t)cap * sizeof *p);
+        struct child *p = realloc(ch->list, (size_t)cap * sizeof *p);
         if (p == NULL)
             return -ENOMEM;
-        ch->pids = p;
+        ch->list = p;
         ch->cap = cap;
     }
-    ch->pids[ch->count++] = pid;
+    ch->list[ch->count].pid = pid;
+    ch->list[ch->count].peer = *peer;
+    ch->count++;
     return 0;
 }
 
 static void children_remove(struct children *ch, int pid)
 {
     for (long i = 0; i < ch->count; i++) {
-        if (ch->pids[i] == pid) {
-            ch->pids[i] = ch->pids[--ch->count];
+        if (ch->list[i].pid == pid) {
+            sk_server_leave(ch->srv, &ch->list[i].peer);
+            ch->list[i] = ch->list[--ch->count];
             return;
         }
     }
@@ -75,7 +86,7 @@ static void serve_in_child(struct sk_server *srv, sk_socket_t fd, const struct s
 
 static int fork_run(struct sk_server *srv)
 {
-    struct children ch = { NULL, 0, 0 };
+    struct children ch = { srv, NULL, 0, 0 };
     long max = srv->cfg->max_clients, served = 0;
     int rc = sk_signal_set_flag(SIGCHLD, &child_exited);
     if (rc < 0)
@@ -112,8 +123,7 @@ static int fork_run(struct sk_server *srv)
         }
         if (child_exited)
             reap(&ch);
-        if (ch.count >= srv->max_conns) {
-            sk_server_refuse(srv, fd, &peer);
+        if (!sk_server_admit(srv, fd, &peer, ch.count)) {
             srv->stats.refused++;
             continue;
         }
@@ -122,11 +132,12 @@ static int fork_run(struct sk_server *srv)
             serve_in_child(srv, fd, &peer);
         sk_socket_close(fd);
         if (pid < 0) {
+            sk_server_leave(srv, &peer);
             sk_log(&srv->cfg->logger, SK_LOG_ERROR, "fork failed: %s", sk_strerror(pid));
             sk_sleep_ms(100);
             continue;
         }
-        if (children_add(&ch, pid) < 0)
+        if (children_add(&ch, pid, &peer) < 0)
             sk_log(&srv->cfg->logger, SK_LOG_WARN, "out of memory tracking children");
         served++;
     }
@@ -134,10 +145,10 @@ static int fork_run(struct sk_server *srv)
     /* Stopping: children end now; after --max-clients, they finish. */
     if (sk_server_stopping(srv))
         for (long i = 0; i < ch.count; i++)
-            sk_process_signal(ch.pids[i], SIGTERM);
+            sk_process_signal(ch.list[i].pid, SIGTERM);
     for (long i = 0; i < ch.count; i++)
-        sk_process_wait(ch.pids[i]);
-    free(ch.pids);
+        sk_process_wait(ch.list[i].pid);
+    free(ch.list);
     sk_signal_default(SIGCHLD);
     sk_signals_release();
     return 0;

@@ -95,6 +95,7 @@ struct iocp_conn {
     struct iocp_conn *prev, *next; /* the live list, under m->list_lock */
     uint8_t *in, *out;        /* --buffer bytes each */
     struct sk_postq backlog;  /* chat posts waiting for room (sk_postq.h) */
+    struct sk_addr peer;      /* for --max-per-ip's count */
 };
 
 struct iocp_model {
@@ -246,6 +247,7 @@ static void conn_close(struct iocp_conn *c)
     if (c->closed)
         return;
     c->closed = 1;
+    sk_server_leave(m->srv, &c->peer);
     if (m->srv->service->on_close)
         m->srv->service->on_close(&c->session);
     sk_session_log(&c->session, SK_LOG_INFO, "closed (%llu bytes in, %llu out)", c->bytes_in,
@@ -399,11 +401,13 @@ static void conn_open(struct iocp_model *m, SOCKET fd, const struct sk_addr *pee
         free(state);
         sk_mutex_free(lock);
         sk_log(&srv->cfg->logger, SK_LOG_WARN, "cannot take a connection: out of resources");
+        sk_server_leave(srv, peer);
         closesocket(fd);
         return;
     }
     c->m = m;
     c->s = fd;
+    c->peer = *peer;
     c->lock = lock;
     c->in = (uint8_t *)(c + 1);
     c->out = c->in + m->bufsize;
@@ -497,8 +501,7 @@ static void on_accepted(struct iocp_model *m, struct accept_op *a, int ok)
             memcpy(&peer.ss, remote, (size_t)remote_len);
             peer.len = remote_len;
         }
-        if (atomic_load(&m->live) >= srv->max_conns) {
-            sk_server_refuse(srv, fd, &peer);
+        if (!sk_server_admit(srv, fd, &peer, atomic_load(&m->live))) {
             atomic_fetch_add(&m->refused, 1);
         } else {
             conn_open(m, fd, &peer);

@@ -80,6 +80,7 @@ static void *worker_main(void *arg)
         sk_mutex_unlock(p->lock);
 
         sk_blocking_serve(p->srv, j->fd, &j->peer, &hooks);
+        sk_server_leave(p->srv, &j->peer);
         free(j);
 
         sk_mutex_lock(p->lock);
@@ -134,12 +135,12 @@ static void accept_loop(struct pool *p)
             sk_sleep_ms(100);
             continue;
         }
-        if (in_flight(p) >= srv->max_conns) {
-            sk_server_refuse(srv, fd, &peer);
+        if (!sk_server_admit(srv, fd, &peer, in_flight(p))) {
             srv->stats.refused++;
             continue;
         }
         if (enqueue(p, fd, &peer) < 0) {
+            sk_server_leave(srv, &peer);
             sk_socket_close(fd);
             continue;
         }

@@ -58,6 +58,7 @@ static void *worker_main(void *arg)
     struct thread_model *m = w->model;
     struct sk_blocking_hooks hooks = { 1, on_start, on_end, w };
     sk_blocking_serve(m->srv, w->fd, &w->peer, &hooks);
+    sk_server_leave(m->srv, &w->peer);
 
     sk_mutex_lock(m->lock);
     if (w->prev)
@@ -131,14 +132,14 @@ static int thread_run(struct sk_server *srv)
             sk_sleep_ms(100);
             continue;
         }
-        if (live_count(&m) >= srv->max_conns) {
-            sk_server_refuse(srv, fd, &peer);
+        if (!sk_server_admit(srv, fd, &peer, live_count(&m))) {
             srv->stats.refused++;
             continue;
         }
         if ((rc = start_worker(&m, fd, &peer)) < 0) {
             sk_log(&srv->cfg->logger, SK_LOG_ERROR, "cannot start a thread: %s",
                    sk_strerror(rc));
+            sk_server_leave(srv, &peer);
             sk_socket_close(fd);
             sk_sleep_ms(100);
             continue;

@@ -191,6 +191,7 @@ struct uring_conn {
     size_t queued;             /* bytes ever accepted by write */
     struct uring_buf *in, *out;
     struct sk_postq backlog;   /* posts waiting for room (sk_postq.h) */
+    struct sk_addr peer;       /* for --max-per-ip's count */
     int held_head, held_tail;  /* provided buffers kept for the service */
     uint64_t last_input_ms;
     struct uring_conn *older, *newer, *ready_next, *starved_next;
@@ -736,6 +737,7 @@ static void conn_close(struct uring_conn *c)
     struct uring_worker *w = c->w;
     const struct sk_service *svc = w->srv->service;
     c->closed = 1;
+    sk_server_leave(w->srv, &c->peer); /* the socket goes when the ring is done with it */
     if (svc->on_close)
         svc->on_close(&c->session);
     sk_session_log(&c->session, SK_LOG_INFO, "closed (%llu bytes in, %llu out)",
@@ -852,11 +854,13 @@ static void conn_open(struct uring_worker *w, sk_socket_t fd, const struct sk_ad
         free(c);
         free(state);
         sk_log(&w->srv->cfg->logger, SK_LOG_WARN, "out of memory: dropping a connection");
+        sk_server_leave(w->srv, peer);
         sk_socket_close(fd);
         return;
     }
     c->w = w;
     c->fd = fd;
+    c->peer = *peer;
     c->held_head = c->held_tail = -1;
     c->session.ops = &uring_ops;
     c->session.instance = &w->srv->instance;
@@ -1062,8 +1066,7 @@ static void accepted(struct uring_worker *w, int fd)
     } else {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, (const void *)&one, sizeof one);
-        if (atomic_load(&w->shared->live) >= srv->max_conns) {
-            sk_server_refuse(srv, fd, &peer);
+        if (!sk_server_admit(srv, fd, &peer, atomic_load(&w->shared->live))) {
             atomic_fetch_add(&w->shared->refused, 1);
         } else {
             conn_open(w, fd, &peer);

@@ -91,6 +91,7 @@ struct ev_conn {
     uint64_t last_input_ms;
     struct ev_conn *older, *newer;
     struct ev_conn *ready_next;
+    struct sk_addr peer;             /* for --max-per-ip's count */
     unsigned long long bytes_in, bytes_out;
 };
 
@@ -307,6 +308,7 @@ static void conn_close(struct ev_conn *c)
                    c->bytes_in, c->bytes_out);
     sk_socket_close(c->fd);
     c->fd = -1;
+    sk_server_leave(w->srv, &c->peer);
     buf_put(w, c->in);
     buf_put(w, c->out);
     c->in = c->out = NULL;
@@ -530,11 +532,13 @@ static void conn_open(struct ev_worker *w, sk_socket_t fd, const struct sk_addr 
         free(c);
         free(state);
         sk_log(&w->srv->cfg->logger, SK_LOG_WARN, "out of memory: dropping a connection");
+        sk_server_leave(w->srv, peer);
         sk_socket_close(fd);
         return;
     }
     c->w = w;
     c->fd = fd;
+    c->peer = *peer;
     c->session.ops = &ev_ops;
     c->session.instance = &w->srv->instance;
     c->session.state = state;
@@ -670,8 +674,7 @@ static void on_listener(struct sk_loop *loop, int fd, void *data, int events)
                    (int)cfd, w->loop->poller->name, w->loop->setsize);
             sk_socket_close(cfd);
             atomic_fetch_add(&w->shared->refused, 1);
-        } else if (atomic_load(&w->shared->live) >= srv->max_conns) {
-            sk_server_refuse(srv, cfd, &peer);
+        } else if (!sk_server_admit(srv, cfd, &peer, atomic_load(&w->shared->live))) {
             atomic_fetch_add(&w->shared->refused, 1);
         } else {
             conn_open(w, cfd, &peer);

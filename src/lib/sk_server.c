@@ -143,6 +143,14 @@ int sk_server_accept(struct sk_server *srv, sk_socket_t *out, struct sk_addr *pe
     }
 }
 
+/* Close fd after one line, never blocking: the peer may not read. */
+static void refuse_with(sk_socket_t fd, const char *line, size_t len)
+{
+    sk_socket_set_nonblocking(fd, 1);
+    (void)!send(fd, line, len, SK_MSG_NOSIGNAL);
+    sk_socket_close(fd);
+}
+
 void sk_server_refuse(struct sk_server *srv, sk_socket_t fd, const struct sk_addr *peer)
 {
     static const char line[] = "ERR server busy: too many connections\r\n";
@@ -150,10 +158,42 @@ void sk_server_refuse(struct sk_server *srv, sk_socket_t fd, const struct sk_add
     sk_addr_format((const struct sockaddr *)&peer->ss, who, sizeof who);
     sk_log(&srv->cfg->logger, SK_LOG_WARN, "%s: refused: %ld connections already",
            who, srv->max_conns);
-    /* Best effort and never blocking: the peer may not read at all. */
-    sk_socket_set_nonblocking(fd, 1);
-    (void)!send(fd, line, sizeof line - 1, SK_MSG_NOSIGNAL);
-    sk_socket_close(fd);
+    refuse_with(fd, line, sizeof line - 1);
+}
+
+int sk_server_admit(struct sk_server *srv, sk_socket_t fd, const struct sk_addr *peer,
+                    long live)
+{
+    if (live >= srv->max_conns) {
+        sk_server_refuse(srv, fd, peer);
+        return 0;
+    }
+    if (srv->peerlimit == NULL)
+        return 1;
+    struct sk_peer_key key;
+    sk_peer_key_of((const struct sockaddr *)&peer->ss, &key);
+    int rc = sk_peerlimit_enter(srv->peerlimit, &key);
+    if (rc == 1)
+        return 1;
+    static const char line[] = "ERR too many connections from your address\r\n";
+    char who[SK_ADDRSTRLEN] = "?";
+    sk_addr_format((const struct sockaddr *)&peer->ss, who, sizeof who);
+    if (rc == 0)
+        sk_log(&srv->cfg->logger, SK_LOG_WARN, "%s: refused: %ld connections from it already",
+               who, srv->cfg->max_per_ip);
+    else
+        sk_log(&srv->cfg->logger, SK_LOG_WARN, "%s: refused: %s", who, sk_strerror(rc));
+    refuse_with(fd, line, sizeof line - 1);
+    return 0;
+}
+
+void sk_server_leave(struct sk_server *srv, const struct sk_addr *peer)
+{
+    if (srv->peerlimit == NULL)
+        return;
+    struct sk_peer_key key;
+    sk_peer_key_of((const struct sockaddr *)&peer->ss, &key);
+    sk_peerlimit_leave(srv->peerlimit, &key);
 }
 
 void sk_server_log_peer(struct sk_server *srv, const struct sk_addr *peer, const char *what)
@@ -270,6 +310,9 @@ int sk_server_run(const struct sk_server_config *cfg, const char **why)
         long limit = sk_descriptor_limit();
         srv.max_conns = limit > 32 ? limit - 16 : 16;
     }
+    if (cfg->max_per_ip > 0 && !cfg->udp &&
+        (rc = sk_peerlimit_open(cfg->max_per_ip, &srv.peerlimit)) < 0)
+        goto out;
     srv.reserve_fd = sk_spare_open();
     srv.buffer_size = cfg->buffer_size ? cfg->buffer_size : SK_DEFAULT_BUFFER;
 
@@ -302,5 +345,6 @@ out:
         sk_socket_close(srv.reserve_fd);
     sk_msglog_close(srv.msglog);
     sk_reflect_close(srv.reflect);
+    sk_peerlimit_close(srv.peerlimit);
     return rc;
 }

@@ -13,6 +13,7 @@
 
 #include "sk_addr.h"
 #include "sk_msglog.h"
+#include "sk_peerlimit.h"
 #include "sk_service.h"
 
 #define SK_MODEL_TCP 0x1    /* serves stream services */
@@ -55,6 +56,7 @@ struct sk_server_config {
     int backlog;
     long max_clients;            /* stop after this many; 0 = never */
     long max_conns;              /* refuse beyond this many at once; 0 = default */
+    long max_per_ip;             /* refuse beyond this many from one address; 0 = no limit */
     int idle_timeout_ms;         /* 0 = none */
     size_t buffer_size;          /* 0 = SK_DEFAULT_BUFFER */
     int workers;                 /* pool threads, or event loops; 0 = default */
@@ -104,6 +106,7 @@ struct sk_server {
     struct sk_server_stats stats;
     sk_socket_t reserve_fd;      /* spare descriptor for EMFILE, or SK_INVALID_SOCKET */
     uint64_t last_emfile_log_ms;
+    struct sk_peerlimit *peerlimit; /* --max-per-ip, or NULL */
     int ready;                   /* the ready line has been given */
     const char *why;             /* set by a model whose run fails: what failed */
 };
@@ -140,6 +143,14 @@ int sk_server_stopping(const struct sk_server *srv);
  * reopen the spare, log at most once a second. */
 int sk_server_accept(struct sk_server *srv, sk_socket_t *out, struct sk_addr *peer);
 
+/* Whether to serve a new connection: --max-conns against live (the
+ * model's count of connections now) and --max-per-ip.  1: serve it, and
+ * call sk_server_leave() with the same peer when it ends.  0: refused; the
+ * peer got one line, fd is closed and the refusal logged (the model counts
+ * it: its threads may refuse at once).  Safe from several threads. */
+int sk_server_admit(struct sk_server *srv, sk_socket_t fd, const struct sk_addr *peer,
+                    long live);
+void sk_server_leave(struct sk_server *srv, const struct sk_addr *peer);
 /* Answer a connection over max_conns with one line and close it (the
  * caller counts it in stats.refused). */
 void sk_server_refuse(struct sk_server *srv, sk_socket_t fd, const struct sk_addr *peer);

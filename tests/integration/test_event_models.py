@@ -567,6 +567,54 @@ def test_max_conns_refuses_with_one_line(serve, model):
         s.close()
 
 
+def connect_from(source, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.bind((source, 0))
+    s.connect((LOCAL, port))
+    return s
+
+
+def echoes(s, data=b"x"):
+    s.sendall(data)
+    return recv_exact(s, len(data)) == data
+
+
+@pytest.mark.parametrize("model", [["-m", m] for m in ("thread", "pool", "fork")] +
+                         [p for p in models()])
+def test_max_per_ip_refuses_one_address_only(serve, model):
+    """--max-per-ip 2: a third connection from 127.0.0.1 gets one ERR line
+    and is closed, while 127.0.0.2 is still served; once one of the first
+    two leaves, 127.0.0.1 gets in again (the count follows closes, and for
+    fork, reaped children)."""
+    args = model.values[0] if hasattr(model, "values") else model
+    srv = serve("echo", "-l", LOCAL, "-p", "0", "--max-per-ip", "2", *args)
+    held = [connect_from("127.0.0.1", srv.port) for _ in range(2)]
+    assert all(echoes(s) for s in held)
+    extra = connect_from("127.0.0.1", srv.port)
+    line = recv_all(extra)
+    extra.close()
+    assert line == b"ERR too many connections from your address\r\n", line
+    srv.wait_for_log(r"127\.0\.0\.1:\d+: refused: 2 connections from it already")
+    other = connect_from("127.0.0.2", srv.port)
+    assert echoes(other)
+    held.pop().close()
+    deadline = time.monotonic() + 5
+    while True:  # the server sees the close a moment later
+        again = connect_from("127.0.0.1", srv.port)
+        try:
+            if echoes(again):
+                break
+        except (ConnectionError, AssertionError, socket.timeout):
+            pass
+        again.close()
+        assert time.monotonic() < deadline, "127.0.0.1 never got back in:\n" + srv.log()
+        time.sleep(0.1)
+    for s in held + [other, again]:
+        assert echoes(s, b"y")
+        s.close()
+
+
 # ---- 6. select and FD_SETSIZE ---------------------------------------------
 
 def test_select_refuses_descriptors_beyond_fd_setsize(serve):

@@ -57,6 +57,7 @@ def test_lists_and_help():
     (["echo", "--sockopt", "type=1"], ["read-only"]),
     (["echo", "--max-clients", "0"], ["--max-clients"]),
     (["echo", "--max-clients", "x"], ["--max-clients"]),
+    (["echo", "--max-per-ip", "0"], ["--max-per-ip"]),
     (["echo", "--idle-timeout", "-3"], ["--idle-timeout"]),
     (["echo", "--buffer", "1"], ["--buffer"]),
     (["echo", "--frobnicate"], ["--frobnicate"]),

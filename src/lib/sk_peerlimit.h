@@ -1,0 +1,36 @@
+/*
+ * sk_peerlimit.h - --max-per-ip: how many connections one address holds.
+ *
+ * One client address must not take every slot of --max-conns.  Each
+ * model asks before serving a connection and tells when it ends; the
+ * table counts connections per address (IPv4 and IPv6, an IPv4-mapped
+ * IPv6 address counting as its IPv4 one) behind one mutex, since the
+ * thread and pool models end connections on their own threads.  With no
+ * limit set nothing is counted and nothing is locked.
+ */
+#ifndef SK_PEERLIMIT_H
+#define SK_PEERLIMIT_H
+
+#include "sk_compat.h"
+
+#include <stdint.h>
+
+/* An address as the table keys it: 16 bytes, IPv4 as IPv4-mapped IPv6. */
+struct sk_peer_key {
+    uint8_t bytes[16];
+};
+
+struct sk_peerlimit;
+
+/* A table for at most limit connections per address; 0 or a code. */
+int sk_peerlimit_open(long limit, struct sk_peerlimit **out);
+void sk_peerlimit_close(struct sk_peerlimit *pl);
+/* The key of a peer address (AF_INET or AF_INET6; others all share one). */
+void sk_peer_key_of(const struct sockaddr *sa, struct sk_peer_key *key);
+/* Count one more connection from key: 1 if it is within the limit, 0 if
+ * it is one too many (nothing counted), or a code (-ENOMEM). */
+int sk_peerlimit_enter(struct sk_peerlimit *pl, const struct sk_peer_key *key);
+/* That connection ended. */
+void sk_peerlimit_leave(struct sk_peerlimit *pl, const struct sk_peer_key *key);
+
+#endif
