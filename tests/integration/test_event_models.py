@@ -11,7 +11,9 @@ interpreter's own overhead: the limits are upper bounds, not benchmarks.
 
 Under AddressSanitizer (a SOCKIT path containing "asan", or SOCKIT_ASAN=1)
 the RSS limits are not checked: ASan's shadow memory and quarantine make
-RSS say nothing about the server's own buffers.
+RSS say nothing about the server's own buffers; and the flood's CPU limit
+is 40% instead of 25%, since ASan makes the server's own code two to three
+times slower (the normal build is held to 25%).
 """
 import hashlib
 import os
@@ -485,7 +487,8 @@ def test_descriptor_exhaustion_flood(serve, model, mode):
     assert not rt.errors, rt.errors[:3]
     assert len(rt.rtts) > 200
     assert rt.p99_ms() < 100, "p99 %.1f ms during the flood" % rt.p99_ms()
-    assert cpu_share < 0.25, "server used %.0f%% CPU during the flood" % (cpu_share * 100)
+    cpu_limit = 0.40 if ASAN else 0.25
+    assert cpu_share < cpu_limit, "server used %.0f%% CPU during the flood" % (cpu_share * 100)
     if mode == "emfile":
         assert emfile_lines, "the flood never ran the server out of descriptors:\n" + srv.log()
         # Once a second at most (one log clock per server, however many loops).
