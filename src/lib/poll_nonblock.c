@@ -18,7 +18,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define SPIN_NS 50000     /* yield, not sleep, this long after progress */
+#define SPIN_NS 20000      /* yield, not sleep, this long after progress */
 #define NAP_MIN_US 50
 #define NAP_MAX_US 1000
 
