@@ -15,11 +15,11 @@
  * the dotted quad, which is why new code should prefer it.
  */
 #include "cli.h"
+#include "cli_getopt.h"
 #include "sk_addr.h"
 #include "sk_error.h"
 
 #include <ctype.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -8,12 +8,12 @@
  * (--merge) exactly, from their histogram buckets.
  */
 #include "cli.h"
+#include "cli_getopt.h"
 #include "sk_addr.h"
 #include "sk_bench.h"
 #include "sk_error.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>

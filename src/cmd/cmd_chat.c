@@ -20,12 +20,12 @@
  * backpressure) while the main thread prints what the server sends.
  */
 #include "cli.h"
+#include "cli_getopt.h"
 #include "sk_addr.h"
 #include "sk_error.h"
 #include "sk_sock.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -278,8 +278,8 @@ int cmd_chat(int argc, char **argv)
         cli_usage_error("unexpected argument '%s'", argv[optind + 2]);
     if (*host == '\0')
         cli_usage_error("empty HOST");
-    if (sk_port_parse(port, SOCK_STREAM) < 0)
-        cli_usage_error("invalid port '%s' (expected 0-65535 or a service name)", port);
+    if (sk_port_parse(port, SOCK_STREAM) <= 0)
+        cli_usage_error("invalid port '%s' (expected 1-65535 or a service name)", port);
 
 #ifndef _WIN32
     keep_standard_fds_open();

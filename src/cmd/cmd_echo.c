@@ -18,12 +18,12 @@
  * told of an ICMP port unreachable as ECONNREFUSED.
  */
 #include "cli.h"
+#include "cli_getopt.h"
 #include "sk_addr.h"
 #include "sk_error.h"
 #include "sk_sock.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

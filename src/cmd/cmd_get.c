@@ -24,12 +24,12 @@
  *   sets a flag) so the temporary file is removed before exiting.
  */
 #include "cli.h"
+#include "cli_getopt.h"
 #include "sk_addr.h"
 #include "sk_error.h"
 #include "sk_sock.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>

@@ -7,10 +7,10 @@
  * program on this machine would get them.
  */
 #include "cli.h"
+#include "cli_getopt.h"
 #include "sk_error.h"
 #include "sk_lookup.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
 static const char help_text[] =

@@ -14,13 +14,13 @@
  * news can cross routers; use --ttl 1 to keep it on the local link.
  */
 #include "cli.h"
+#include "cli_getopt.h"
 #include "sk_addr.h"
 #include "sk_error.h"
 #include "sk_mcast.h"
 #include "sk_sock.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -12,11 +12,11 @@
  * is a usage error (exit 2) with no partial output.
  */
 #include "cli.h"
+#include "cli_getopt.h"
 #include "sk_error.h"
 #include "sk_sockopt.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,6 +5,10 @@
 
 #include <string.h>
 
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h> /* _BitScanReverse64: cl has no __builtin_clzll */
+#endif
+
 #define SUB (1u << SK_HIST_SUB_BITS)
 
 void sk_hist_init(struct sk_hist *h)
@@ -13,9 +17,16 @@ void sk_hist_init(struct sk_hist *h)
     h->min = UINT64_MAX;
 }
 
+/* The index of v's highest set bit; v > 0. */
 static unsigned msb(uint64_t v)
 {
+#if defined(_MSC_VER) && !defined(__clang__)
+    unsigned long i;
+    _BitScanReverse64(&i, v);
+    return (unsigned)i;
+#else
     return 63u - (unsigned)__builtin_clzll(v);
+#endif
 }
 
 size_t sk_hist_index(uint64_t v)

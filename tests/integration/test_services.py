@@ -314,6 +314,8 @@ def test_chat_client_usage_and_connection_errors():
     assert r.returncode == 2 and b"missing PORT" in r.stderr, r
     r = sockit("chat", "127.0.0.1", "99999")
     assert r.returncode == 2 and b"invalid port" in r.stderr, r
+    r = sockit("chat", "127.0.0.1", "0")  # nobody can listen there
+    assert r.returncode == 2 and b"invalid port '0'" in r.stderr, r
     r = sockit("chat", "--timeout", "x", "127.0.0.1", "7")
     assert r.returncode == 2 and b"--timeout" in r.stderr, r
     assert sockit("chat", "--help").returncode == 0
