@@ -999,13 +999,12 @@ static void compute_summaries(struct report *rp)
     for (int s = 0; s < rp->nservers; s++) {
         struct summary *sm = &rp->sums[s];
         memset(sm, 0, sizeof *sm);
-        double logsum = 0, gen_sum = 0, wall = 0;
+        double logsum = 0, gen_sum = 0;
         int gens = 0;
         for (int p = 0; p < rp->npoints; p++) {
             const struct cell *c = cell_at(rp, p, s);
             sm->user_s += c->user_s;
             sm->sys_s += c->sys_s;
-            wall += c->wall_s;
             if (c->nhave > 0 && c->med_gen_us > 0) {
                 gen_sum += log(c->med_gen_us);
                 gens++;

@@ -43,7 +43,7 @@ TEST(time_finishes_through_a_one_byte_output)
     CHECK(!(f.session.flags & SK_SESSION_CLOSE));
     /* Input while the reply trickles out is ignored. */
     for (int i = 0; i < 3; i++)
-        CHECK_INT(fake_feed(&f, "xyz" + i, 1), 1);
+        CHECK_INT(fake_feed(&f, &"xyz"[i], 1), 1);
     CHECK_INT(f.all_len, 1);
     fake_take(&f);
     fake_pump(&f, 100);
