@@ -4,12 +4,14 @@
 #   make test            unit tests, then integration tests over real sockets
 #   make test-asan       the same with AddressSanitizer + UBSan (build-asan/)
 #   make soak            the abuse tests at full size (~15 min; SOCKIT_SOAK=1)
+#   make test-tsan       the multi-threaded paths under ThreadSanitizer (build-tsan/)
 #   make demo            start servers on loopback and tour the clients
 #   make install PREFIX=/usr/local
 #   make windows         build-win/sockit.exe with mingw-w64
 #   make test-windows    the Windows build's tests under Wine
 #   make peers           build the benchmark peers (bench/peers/) into build/peers/
 #   make bench           sockit against the peers; writes BENCHMARKS.md (~25 min)
+#   make fuzz            libFuzzer on every parser, FUZZ_SECONDS (60) each (build-fuzz/)
 #
 # SANITIZE=1 switches any target to the sanitizer build.
 
@@ -36,6 +38,10 @@ ifeq ($(SANITIZE),1)
 BUILD   ?= build-asan
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SANITIZE),thread)
+BUILD   ?= build-tsan
+CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=thread
 else
 BUILD   ?= build
 endif
@@ -53,7 +59,7 @@ LIB   := $(BUILD)/libsockit.a
 BIN   := $(BUILD)/sockit
 UNIT  := $(BUILD)/unit-tests
 
-.PHONY: all test unit integration test-asan soak demo install clean
+.PHONY: all test unit integration test-asan test-tsan soak demo install clean
 
 all: $(BIN) $(LIB)
 
@@ -91,6 +97,17 @@ soak: $(BIN)
 test-asan:
 	$(MAKE) SANITIZE=1 test
 
+# ThreadSanitizer over what runs on several threads: the thread and pool
+# models, chat's shared state, event loops on --workers, the iocp-free
+# completion paths, and the load generator's threads.  A race report
+# fails the run (TSAN_OPTIONS halt_on_error).
+TSAN_TESTS = thread or pool or workers or chat or bench or uring
+test-tsan:
+	$(MAKE) SANITIZE=thread all
+	SOCKIT=$(abspath build-tsan/sockit) TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration -k "$(TSAN_TESTS)" \
+	    --ignore=tests/integration/test_windows.py $(PYTEST_ARGS)
+
 demo: $(BIN)
 	SOCKIT=$(abspath $(BIN)) sh scripts/demo.sh
 
@@ -101,7 +118,7 @@ install: $(BIN) $(LIB)
 	install -m 644 src/lib/sk_*.h $(DESTDIR)$(PREFIX)/include/sockit/
 
 clean:
-	rm -rf build build-asan build-win
+	rm -rf build build-asan build-tsan build-win build-fuzz
 
 # Windows: build-win/sockit.exe with mingw-w64 (apt-get install
 # gcc-mingw-w64-x86-64), the same warnings as errors, and the test suite
@@ -139,10 +156,19 @@ $(WIN_BUILD)/sockit.exe: $(WIN_CMD_OBJ) $(WIN_BUILD)/libsockit.a
 $(WIN_BUILD)/unit-tests.exe: $(WIN_UNIT_OBJ) $(WIN_BUILD)/libsockit.a
 	$(WIN_CC) -static -o $@ $(WIN_UNIT_OBJ) $(WIN_BUILD)/libsockit.a $(WIN_LDLIBS)
 
-# The Windows build, then the Windows tests under Wine (servers and clients
-# on both sides of 127.0.0.1, Linux's build/sockit among them).
-test-windows: $(BIN) windows
-	SOCKIT=$(abspath $(BIN)) SOCKIT_WIN=$(abspath $(WIN_BUILD)/sockit.exe) \
+# The Windows build, then the unit tests under Wine, then the Windows
+# integration tests (servers and clients on both sides of 127.0.0.1,
+# Linux's build/sockit among them).  The Wine prefix is the one
+# test_windows.py uses, made on first use; no display, no debug chatter.
+# SOCKIT_REQUIRE_WINE=1: a missing Wine or sockit.exe fails the run
+# instead of skipping it.
+WIN_WINE    ?= wine
+WIN_PREFIX  := /tmp/sockit-wine-$(shell id -u)
+WIN_RUN     := env -u DISPLAY WINEDEBUG=-all WINEPREFIX=$(WIN_PREFIX) $(WIN_WINE)
+
+test-windows: $(BIN) windows $(WIN_BUILD)/unit-tests.exe
+	$(WIN_RUN) $(WIN_BUILD)/unit-tests.exe
+	SOCKIT_REQUIRE_WINE=1 SOCKIT=$(abspath $(BIN)) SOCKIT_WIN=$(abspath $(WIN_BUILD)/sockit.exe) \
 	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration/test_windows.py $(PYTEST_ARGS)
 
 
@@ -190,6 +216,67 @@ $(PEER_DIR)/node_echo.js: bench/peers/node_echo.js
 # comparison and rewrites BENCHMARKS.md and bench/results/.
 bench:
 	MAKE="$(MAKE)" BUILD="$(BUILD)" sh scripts/bench.sh
+
+# Fuzzing: one libFuzzer harness per parser (tests/fuzz/fuzz_*.c, each
+# saying what it feeds and asserts), built with clang, ASan and UBSan into
+# build-fuzz/ and run for FUZZ_SECONDS each, starting from the seeds in
+# tests/fuzz/corpus/<harness>/.  What a run adds to the corpus stays in
+# build-fuzz/corpus/, logs in build-fuzz/logs/, and an input that fails a
+# harness is saved in build-fuzz/crashes/<harness>/.  Not part of `make
+# test`.  FUZZ_TARGETS picks harnesses; FUZZ_ARGS adds libFuzzer options.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_MAX_LEN ?= 16384
+FUZZ_BUILD   := build-fuzz
+FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -g -O1 $(FUZZ_SAN) -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE \
+                $(WARNINGS) -Isrc/lib -Itests/unit -MMD -MP
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_TARGETS ?= $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_OBJ     := $(FUZZ_LIB_OBJ) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.o) \
+                $(FUZZ_BUILD)/tests/unit/fake_session.o
+
+.PHONY: fuzz fuzz-check
+
+fuzz: fuzz-check $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+	@failed=; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes/$$t $(FUZZ_BUILD)/logs; \
+	    echo "fuzz: $$t for $(FUZZ_SECONDS) s (log: $(FUZZ_BUILD)/logs/$$t.log)"; \
+	    if $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) \
+	        -timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t/ \
+	        $(FUZZ_ARGS) $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t \
+	        >$(FUZZ_BUILD)/logs/$$t.log 2>&1; then \
+	        grep -E '^#[0-9]+ +DONE' $(FUZZ_BUILD)/logs/$$t.log | tail -n 1; \
+	    else \
+	        tail -n 30 $(FUZZ_BUILD)/logs/$$t.log; failed="$$failed $$t"; \
+	    fi; \
+	done; \
+	if [ -n "$$failed" ]; then \
+	    echo "fuzz: FAILED:$$failed (inputs in $(FUZZ_BUILD)/crashes/)"; exit 1; fi
+
+# clang with its libFuzzer runtime, or a message saying what to install.
+fuzz-check:
+	@mkdir -p $(FUZZ_BUILD)
+	@echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return !d && n; }' | \
+	    $(FUZZ_CC) -fsanitize=fuzzer,address,undefined -x c - -o $(FUZZ_BUILD)/.fuzz-check \
+	    >/dev/null 2>&1 || { \
+	    echo "make fuzz needs clang and libFuzzer ('$(FUZZ_CC) -fsanitize=fuzzer' failed):"; \
+	    echo "    apt-get install clang libclang-rt-14-dev"; exit 1; }
+
+$(FUZZ_BUILD)/%.o: %.c | fuzz-check
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/libsockit.a: $(FUZZ_LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/tests/unit/fake_session.o \
+                      $(FUZZ_BUILD)/libsockit.a
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ -lpthread -lm
+
+.SECONDARY: $(FUZZ_OBJ)
+-include $(FUZZ_OBJ:.o=.d)
 
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
 -include $(WIN_LIB_OBJ:.o=.d) $(WIN_CMD_OBJ:.o=.d) $(WIN_UNIT_OBJ:.o=.d)

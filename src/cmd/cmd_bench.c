@@ -51,7 +51,7 @@ static const char help_text[] =
     "      --merge          merge the final objects of runs taken at once\n"
     "  -h, --help           this text\n";
 
-static volatile int stop_requested;
+static sk_flag_t stop_requested;
 
 struct output {
     int json, progress;

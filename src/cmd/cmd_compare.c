@@ -97,7 +97,7 @@ static const char help_text[] =
 #define BENCH_GRACE_MS 30000
 #define HUNG_NOTE "bench overran its time by more than 30 s and was killed"
 
-static volatile int stop_requested;
+static sk_flag_t stop_requested;
 
 /* ---- what we run ---------------------------------------------------------- */
 

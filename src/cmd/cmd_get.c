@@ -81,7 +81,7 @@ struct output {
 };
 
 static struct output out = { .fd = -1 };
-static volatile int interrupted;
+static sk_flag_t interrupted;
 
 static void output_discard(void)
 {

@@ -59,7 +59,7 @@ static const char help_text[] =
     "  -v, --verbose           also log dropped datagrams and other details\n"
     "  -h, --help              this text\n";
 
-static volatile int stop_requested;
+static sk_flag_t stop_requested;
 static int log_threshold = SK_LOG_INFO;
 
 static void log_line(void *ctx, enum sk_log_level level, const char *message)

@@ -508,7 +508,7 @@ void sk_cond_broadcast(sk_cond_t *c)
 }
 
 /* One flag per signal number: the handler must not look anything up. */
-static volatile int *signal_flags[65];
+static sk_flag_t *signal_flags[65];
 
 static void set_flag_handler(int signum)
 {
@@ -516,7 +516,7 @@ static void set_flag_handler(int signum)
         *signal_flags[signum] = 1;
 }
 
-int sk_signal_set_flag(int signum, volatile int *flag)
+int sk_signal_set_flag(int signum, sk_flag_t *flag)
 {
     if (signum <= 0 || signum >= 65)
         return -EINVAL;

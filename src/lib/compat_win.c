@@ -742,12 +742,12 @@ void sk_cond_broadcast(sk_cond_t *c)
 
 /* ---- console events as signals ---------------------------------------- */
 
-static volatile int *interrupt_flag; /* SIGINT: Ctrl-C, Ctrl-Break */
-static volatile int *terminate_flag; /* SIGTERM: close, logoff, shutdown */
+static sk_flag_t *interrupt_flag; /* SIGINT: Ctrl-C, Ctrl-Break */
+static sk_flag_t *terminate_flag; /* SIGTERM: close, logoff, shutdown */
 
 static BOOL WINAPI console_handler(DWORD event)
 {
-    volatile int *flag;
+    sk_flag_t *flag;
     switch (event) {
     case CTRL_C_EVENT:
     case CTRL_BREAK_EVENT:
@@ -766,7 +766,7 @@ static BOOL WINAPI console_handler(DWORD event)
     return TRUE;
 }
 
-int sk_signal_set_flag(int signum, volatile int *flag)
+int sk_signal_set_flag(int signum, sk_flag_t *flag)
 {
     static int installed;
     if (signum == SIGINT)

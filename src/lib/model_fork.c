@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static volatile int child_exited;
+static sk_flag_t child_exited;
 
 /* The children alive, each with the peer it serves: --max-per-ip counts
  * a connection until its child is reaped. */

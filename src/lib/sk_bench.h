@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sk_compat.h"
 #include "sk_hist.h"
 
 #define SK_BENCH_MAX_SIZE (1u << 20)
@@ -64,7 +65,7 @@ struct sk_bench_config {
     /* Called about once a second from the reporting thread. */
     void (*on_interval)(void *ctx, const struct sk_bench_report *r);
     void *ctx;
-    volatile int *stop; /* set to end early (Ctrl-C) */
+    sk_flag_t *stop; /* set to end early (Ctrl-C) */
 };
 
 /* Run to the end; *final gets the totals and the whole-run histogram

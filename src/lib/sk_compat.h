@@ -13,6 +13,7 @@
 #define SK_COMPAT_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -212,12 +213,17 @@ void sk_cond_wait(sk_cond_t *c, sk_mutex_t *m);
 void sk_cond_signal(sk_cond_t *c);
 void sk_cond_broadcast(sk_cond_t *c);
 
+/* A flag that a signal handler sets and any thread reads: a lock-free
+ * atomic int, which C11 lets a handler store to (7.14.1.1) and which
+ * every thread sees without a data race (volatile promises neither). */
+typedef atomic_int sk_flag_t;
+
 /* Signals: a handler that only sets *flag (async-signal-safe).  Without
  * SA_RESTART, so a blocking accept() or recv() returns EINTR.  Windows has
  * SIGINT and SIGTERM only as names: a console Ctrl-C, Ctrl-Break or close
  * event sets the flags registered for them, from a thread of its own, so
  * nothing blocking is interrupted and models look at the flag in slices. */
-int sk_signal_set_flag(int signum, volatile int *flag);
+int sk_signal_set_flag(int signum, sk_flag_t *flag);
 /* Back to the default action (a forked child dies on SIGTERM). */
 int sk_signal_default(int signum);
 

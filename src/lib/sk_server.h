@@ -68,7 +68,7 @@ struct sk_server_config {
     struct sk_logger logger;
     void (*on_ready)(void *ctx, const struct sk_server_info *info);
     void *ready_ctx;
-    volatile int *stop;          /* set (by a signal handler) to stop */
+    sk_flag_t *stop;             /* set (by a signal handler) to stop */
 };
 
 struct sk_server_stats {

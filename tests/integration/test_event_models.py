@@ -9,10 +9,10 @@ subset of the models to keep the file near three minutes; every check runs
 at least on epoll.  Latencies are measured from Python, so they include the
 interpreter's own overhead: the limits are upper bounds, not benchmarks.
 
-Under AddressSanitizer (a SOCKIT path containing "asan", or SOCKIT_ASAN=1)
+Under a sanitizer (build-asan/ or build-tsan/, or SOCKIT_SANITIZED=1)
 the RSS limits are not checked: ASan's shadow memory and quarantine make
 RSS say nothing about the server's own buffers; and the flood's CPU limit
-is 40% instead of 25%, since ASan makes the server's own code two to three
+is 40% instead of 25%, since a sanitizer makes the server's own code two to three
 times slower (the normal build is held to 25%).
 """
 import hashlib
@@ -30,10 +30,8 @@ import time
 
 import pytest
 
-from conftest import HOSTS, SOCKIT, connect, recv_all, recv_exact, soak, SOAK
+from conftest import SANITIZED, HOSTS, SOCKIT, connect, recv_all, recv_exact, soak, SOAK
 
-ASAN = "asan" in os.path.basename(os.path.dirname(os.path.abspath(SOCKIT))) or \
-    os.environ.get("SOCKIT_ASAN") == "1"
 
 LOCAL = "127.0.0.1"
 DEFAULT_BUFFER = 65536
@@ -417,8 +415,8 @@ def test_never_reading_peer_memory_bounded_others_served(serve, model):
     # The server stopped reading: the flood got no further than what the
     # kernel's socket buffers and the two connection buffers hold.
     assert sent[0] < 256 * MiB, "the server kept reading a peer that never reads"
-    if ASAN:
-        print("RSS not checked: AddressSanitizer build")
+    if SANITIZED:
+        print("RSS not checked: sanitizer build")
     else:
         assert grew <= cap_kib, "RSS grew by %d KiB (cap %d KiB)" % (grew, cap_kib)
     flood.close()
@@ -487,7 +485,7 @@ def test_descriptor_exhaustion_flood(serve, model, mode):
     assert not rt.errors, rt.errors[:3]
     assert len(rt.rtts) > 200
     assert rt.p99_ms() < 100, "p99 %.1f ms during the flood" % rt.p99_ms()
-    cpu_limit = 0.40 if ASAN else 0.25
+    cpu_limit = 0.40 if SANITIZED else 0.25
     assert cpu_share < cpu_limit, "server used %.0f%% CPU during the flood" % (cpu_share * 100)
     if mode == "emfile":
         assert emfile_lines, "the flood never ran the server out of descriptors:\n" + srv.log()
