@@ -247,7 +247,7 @@ fuzz: fuzz-check $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 	        -timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t/ \
 	        $(FUZZ_ARGS) $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t \
 	        >$(FUZZ_BUILD)/logs/$$t.log 2>&1; then \
-	        grep -E '^#[0-9]+ +DONE' $(FUZZ_BUILD)/logs/$$t.log | tail -n 1; \
+	        grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_BUILD)/logs/$$t.log | tail -n 1; \
 	    else \
 	        tail -n 30 $(FUZZ_BUILD)/logs/$$t.log; failed="$$failed $$t"; \
 	    fi; \

@@ -216,6 +216,15 @@ static char *read_final_line(const char *path)
     return final;
 }
 
+/* A count or a time in ns from a merged file: a whole number that fits,
+ * or the file is not one of ours (converting anything else is undefined). */
+static uint64_t count_of(const char *path, const char *key, double v)
+{
+    if (!(v >= 0 && v < 18446744073709551616.0) || v != (double)(uint64_t)v)
+        cli_fail("'%s': \"%s\" is %g, not a count", path, key, v);
+    return (uint64_t)v;
+}
+
 static void merge_file(const char *path, struct result *into)
 {
     char *obj = read_final_line(path);
@@ -233,7 +242,7 @@ static void merge_file(const char *path, struct result *into)
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
         if (json_number(obj, fields[i].key, &v) < 0)
             cli_fail("'%s': final object lacks \"%s\"", path, fields[i].key);
-        *(uint64_t *)((char *)&into->counts + fields[i].off) += (uint64_t)v;
+        *(uint64_t *)((char *)&into->counts + fields[i].off) += count_of(path, fields[i].key, v);
     }
     /* Runs taken at the same time: rates add, the duration is the longest. */
     if (json_number(obj, "duration_s", &v) == 0 && v > into->elapsed_s)
@@ -258,7 +267,7 @@ static void merge_file(const char *path, struct result *into)
     struct sk_hist *h = into->hist;
     double lo, hi;
     if (json_number(obj, "min", &lo) == 0 && json_number(obj, "max", &hi) == 0) {
-        uint64_t mn = (uint64_t)lo, mx = (uint64_t)hi;
+        uint64_t mn = count_of(path, "min", lo), mx = count_of(path, "max", hi);
         if (mx > h->max)
             h->max = mx;
         if (mn < h->min && (mn > 0 || mx > 0))

@@ -135,14 +135,26 @@ void sk_reflect_remember(struct sk_reflect *r, const struct sockaddr *to, const 
     sk_mutex_unlock(r->lock);
 }
 
+static int ipv4_multicast_or_broadcast(uint32_t a)
+{
+    return (a >> 28) == 0xe || a == 0xffffffffu || a == 0;
+}
+
+/* A dual-stack socket sees IPv4 senders as ::ffff:a.b.c.d: those get the
+ * IPv4 checks too. */
 static int is_multicast_or_broadcast(const struct sockaddr *from)
 {
-    if (from->sa_family == AF_INET) {
-        uint32_t a = ntohl(((const struct sockaddr_in *)from)->sin_addr.s_addr);
-        return (a >> 28) == 0xe || a == 0xffffffffu || a == 0;
+    if (from->sa_family == AF_INET)
+        return ipv4_multicast_or_broadcast(
+            ntohl(((const struct sockaddr_in *)from)->sin_addr.s_addr));
+    if (from->sa_family == AF_INET6) {
+        const uint8_t *b = ((const struct sockaddr_in6 *)from)->sin6_addr.s6_addr;
+        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+        if (memcmp(b, mapped, sizeof mapped) == 0)
+            return ipv4_multicast_or_broadcast((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
+                                               (uint32_t)b[14] << 8 | b[15]);
+        return b[0] == 0xff; /* IN6_IS_ADDR_MULTICAST */
     }
-    if (from->sa_family == AF_INET6)
-        return IN6_IS_ADDR_MULTICAST(&((const struct sockaddr_in6 *)from)->sin6_addr);
     return 1;
 }
 

@@ -94,6 +94,15 @@ static size_t daytime_datagram(struct sk_instance *inst, const uint8_t *in, size
     return n;
 }
 
+/* The peer's half-close changes nothing: the answer still goes out in
+ * full (on_writable), and the session closes once all of it is queued.
+ * Without this the default (close once output drains) would drop what had
+ * not yet found room. */
+static void daytime_eof(struct sk_session *s)
+{
+    (void)s;
+}
+
 const struct sk_service sk_service_daytime = {
     .name = "daytime",
     .summary = "RFC 867: sends the date and time (UTC) as one line",
@@ -102,5 +111,6 @@ const struct sk_service sk_service_daytime = {
     .on_open = daytime_open,
     .on_data = daytime_data,
     .on_writable = daytime_push,
+    .on_eof = daytime_eof,
     .on_datagram = daytime_datagram,
 };

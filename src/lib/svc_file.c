@@ -301,6 +301,17 @@ static int open_beneath_walk(int root_fd, const char *name)
             p = rest;
             continue;
         }
+        if (last && p[len] == '/') {
+            /* "file/": a name with a trailing slash means a directory,
+             * as openat2 and POSIX resolve it; a file is not one. */
+            rc = openat(dir, component, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (rc >= 0) {
+                close(rc);
+                rc = openat(dir, component, FILE_OPEN_FLAGS | O_NOFOLLOW);
+            }
+            rc = rc < 0 ? -errno : rc;
+            break;
+        }
         if (last) {
             rc = openat(dir, component, FILE_OPEN_FLAGS | O_NOFOLLOW);
             rc = rc < 0 ? -errno : rc;

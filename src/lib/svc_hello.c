@@ -38,6 +38,15 @@ static size_t hello_data(struct sk_session *s, const uint8_t *data, size_t len)
     return len; /* nothing the peer says changes the greeting */
 }
 
+/* The peer's half-close changes nothing: the answer still goes out in
+ * full (on_writable), and the session closes once all of it is queued.
+ * Without this the default (close once output drains) would drop what had
+ * not yet found room. */
+static void hello_eof(struct sk_session *s)
+{
+    (void)s;
+}
+
 const struct sk_service sk_service_hello = {
     .name = "hello",
     .summary = "sends \"Hello World!\" and closes (the tutorials' first server)",
@@ -46,4 +55,5 @@ const struct sk_service sk_service_hello = {
     .on_open = hello_push,
     .on_data = hello_data,
     .on_writable = hello_push,
+    .on_eof = hello_eof,
 };

@@ -70,6 +70,15 @@ static size_t time_datagram(struct sk_instance *inst, const uint8_t *in, size_t 
     return TIME_LEN;
 }
 
+/* The peer's half-close changes nothing: the answer still goes out in
+ * full (on_writable), and the session closes once all of it is queued.
+ * Without this the default (close once output drains) would drop what had
+ * not yet found room. */
+static void time_eof(struct sk_session *s)
+{
+    (void)s;
+}
+
 const struct sk_service sk_service_time = {
     .name = "time",
     .summary = "RFC 868: sends the time as 32-bit seconds since 1900",
@@ -78,5 +87,6 @@ const struct sk_service sk_service_time = {
     .on_open = time_open,
     .on_data = time_data,
     .on_writable = time_push,
+    .on_eof = time_eof,
     .on_datagram = time_datagram,
 };
