@@ -82,21 +82,19 @@ static noreturn void fail_talking(const struct echo_client *c, int rc)
     fflush(stdout);
     if (rc < SK_EAI_BASE && rc > SK_EAI_BASE - 100)
         cli_fail("cannot resolve '%s': %s", c->host, sk_strerror(rc));
-    switch (rc) {
-    case -ECONNREFUSED:
+    /* sk_error_is: Winsock reports these in its own range. */
+    if (sk_error_is(rc, ECONNREFUSED))
         cli_fail("connection refused (nothing listening on %s port %s?)", c->host,
                  c->port_text);
-    case -ETIMEDOUT:
+    if (sk_error_is(rc, ETIMEDOUT))
         cli_fail("no connection to %s port %s within %s", c->host, c->port_text,
                  seconds(c->timeout_ms));
-    case SK_ENOREPLY:
+    if (rc == SK_ENOREPLY)
         cli_fail("no reply from %s port %s within %s", c->host, c->port_text,
                  seconds(c->timeout_ms));
-    case -ECONNRESET:
+    if (sk_error_is(rc, ECONNRESET))
         cli_fail("connection reset by %s port %s", c->host, c->port_text);
-    default:
-        cli_fail("%s port %s: %s", c->host, c->port_text, sk_strerror(rc));
-    }
+    cli_fail("%s port %s: %s", c->host, c->port_text, sk_strerror(rc));
 }
 
 static void echo_open(struct echo_client *c)

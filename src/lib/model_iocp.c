@@ -658,8 +658,10 @@ static int worker_count(struct sk_server *srv)
 
 static int iocp_run(struct sk_server *srv)
 {
-    if (srv->cfg->udp)
+    if (srv->cfg->udp) {
+        sk_server_ready(srv); /* a model with --workers says it itself */
         return sk_serve_datagrams(srv);
+    }
 
     struct iocp_model m;
     memset(&m, 0, sizeof m);

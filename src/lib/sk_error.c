@@ -49,6 +49,7 @@ static const char *errno_name(int err)
         SK_ERRNO_CASE(ECONNREFUSED) SK_ERRNO_CASE(EHOSTUNREACH)
         SK_ERRNO_CASE(EALREADY) SK_ERRNO_CASE(EINPROGRESS)
         SK_ERRNO_CASE(ECANCELED) SK_ERRNO_CASE(EOVERFLOW) SK_ERRNO_CASE(EILSEQ)
+        SK_ERRNO_CASE(EPROTO)
 #undef SK_ERRNO_CASE
     default:
         return NULL;
@@ -166,6 +167,27 @@ const char *sk_err_name(int code)
     return unknown;
 }
 
+#ifdef _WIN32
+/* A sentence for an errno value that the C runtime has none for.
+ * Microsoft's strerror() knows the classic values only and says "Unknown
+ * error" for ETIMEDOUT, ECONNREFUSED and the other POSIX values that
+ * <errno.h> defines there too (and that the library returns: a connect
+ * that timed out is -ETIMEDOUT on every system).  The Winsock sentence
+ * where one means the same, else these; NULL when neither knows. */
+static const char *errno_message_fallback(int err)
+{
+    switch (err) {
+    case ECANCELED: return "operation canceled";
+    case ELOOP: return "too many levels of symbolic links";
+    case EOVERFLOW: return "value too large for its type";
+    case EPROTO: return "protocol error";
+    case EILSEQ: return "invalid or incomplete multibyte or wide character";
+    default: break;
+    }
+    return wsa_message(wsa_equivalent(err));
+}
+#endif
+
 const char *sk_strerror(int code)
 {
     if (code >= 0)
@@ -178,8 +200,17 @@ const char *sk_strerror(int code)
     default:
         break;
     }
-    if (code > SK_EAI_BASE)
-        return strerror(-code);
+    if (code > SK_EAI_BASE) {
+        const char *m = strerror(-code);
+#ifdef _WIN32
+        if (m == NULL || strncmp(m, "Unknown error", 13) == 0) {
+            const char *fallback = errno_message_fallback(-code);
+            if (fallback != NULL)
+                return fallback;
+        }
+#endif
+        return m != NULL ? m : "unknown error";
+    }
     if (code <= SK_WSA_BASE && code > SK_WSA_END) {
         const char *m = wsa_message(SK_WSA_BASE - code);
         return m ? m : "unknown Winsock error";

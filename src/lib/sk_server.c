@@ -218,9 +218,10 @@ static const char *check_combination(const struct sk_server_config *cfg,
         return why;
     }
     if (udp && !(m->flags & SK_MODEL_UDP)) {
+        const struct sk_model *best = sk_model_default(1);
         snprintf(why, sizeof why,
-                 "model %s serves connections, not datagrams; use -m epoll or iterative for UDP",
-                 m->name);
+                 "model %s serves connections, not datagrams; use -m %s or iterative for UDP",
+                 m->name, best ? best->name : "iterative");
         return why;
     }
     if (!udp && !(m->flags & SK_MODEL_TCP)) {

@@ -3,13 +3,12 @@
 #include "sk_sockopt.h"
 #include "unit.h"
 
-#include <unistd.h>
 
 TEST(sockopt_set_and_read_back_tcp)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sk_socket_t s = socket(AF_INET, SOCK_STREAM, 0);
     char v[64];
-    CHECK(s >= 0);
+    CHECK(s != SK_INVALID_SOCKET);
     CHECK_INT(sk_sockopt_set(s, "nodelay", "on"), 0);
     CHECK_INT(sk_sockopt_get(s, "nodelay", v, sizeof v), 0);
     CHECK_STR(v, "on");
@@ -28,14 +27,14 @@ TEST(sockopt_set_and_read_back_tcp)
     CHECK_INT(sk_sockopt_set(s, "sndbuf", "64K"), 0);
     CHECK_INT(sk_sockopt_get(s, "type", v, sizeof v), 0);
     CHECK_STR(v, "SOCK_STREAM");
-    close(s);
+    sk_socket_close(s);
 }
 
 TEST(sockopt_ipv6_picks_ipv6_options)
 {
-    int s = socket(AF_INET6, SOCK_DGRAM, 0);
+    sk_socket_t s = socket(AF_INET6, SOCK_DGRAM, 0);
     char v[64];
-    if (s < 0)
+    if (s == SK_INVALID_SOCKET)
         return; /* no IPv6 on this kernel */
     CHECK_INT(sk_sockopt_set(s, "multicast-ttl", "3"), 0);
     CHECK_INT(sk_sockopt_get(s, "multicast-ttl", v, sizeof v), 0);
@@ -43,7 +42,7 @@ TEST(sockopt_ipv6_picks_ipv6_options)
     CHECK_INT(sk_sockopt_set(s, "multicast-loop", "off"), 0);
     CHECK_INT(sk_sockopt_get(s, "multicast-loop", v, sizeof v), 0);
     CHECK_STR(v, "off");
-    close(s);
+    sk_socket_close(s);
 }
 
 TEST(sockopt_rejects_bad_names_and_values)
@@ -59,7 +58,7 @@ TEST(sockopt_rejects_bad_names_and_values)
     CHECK_INT(sk_sockopt_check("rcvbuf=12Q"), SK_EOPTVALUE);
     CHECK_INT(sk_sockopt_check("linger=70000"), SK_EOPTVALUE);
     CHECK_INT(sk_sockopt_check("type=1"), SK_EREADONLY);
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    sk_socket_t s = socket(AF_INET, SOCK_DGRAM, 0);
     CHECK_INT(sk_sockopt_set(s, "nodelay", "on") < 0, 1); /* TCP option on UDP */
-    close(s);
+    sk_socket_close(s);
 }

@@ -16,8 +16,15 @@ struct unit_test {
 };
 
 void unit_register(struct unit_test *t);
-void unit_fail(const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* mingw-w64's "printf" format means Microsoft's old runtime, which lacks
+ * %zu; the Windows build uses the C99 one (__USE_MINGW_ANSI_STDIO). */
+#if defined(__MINGW32__)
+#define UNIT_PRINTF(fmt, args) __attribute__((format(gnu_printf, fmt, args)))
+#else
+#define UNIT_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#endif
+
+void unit_fail(const char *file, int line, const char *fmt, ...) UNIT_PRINTF(3, 4);
 
 #define TEST(name)                                                            \
     static void name(void);                                                   \

@@ -4,6 +4,8 @@
  */
 #include "unit.h"
 
+#include "sk_compat.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 
@@ -31,6 +33,13 @@ int main(int argc, char **argv)
 {
     int passed = 0, failed = 0;
     const char *only = argc > 1 ? argv[1] : NULL;
+    /* Winsock must be started before any socket call (WSAStartup), and
+     * Windows' stdout must not turn "\n" into "\r\n"; on POSIX this
+     * ignores SIGPIPE, as the programs do. */
+    if (sk_compat_init() != 0) {
+        fprintf(stderr, "unit: sk_compat_init failed\n");
+        return 1;
+    }
     for (struct unit_test *t = head; t != NULL; t = t->next) {
         if (only != NULL && strstr(t->name, only) == NULL)
             continue;
