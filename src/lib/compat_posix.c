@@ -97,6 +97,24 @@ long sk_send_vec(sk_socket_t s, const struct iovec *iov, int count)
 
 #define BATCH_MAX 64
 
+#ifdef __linux__
+/* One mmsghdr per datagram, over its buffer: all cap bytes to receive
+ * into, or the len bytes to send. */
+static void batch_headers(struct mmsghdr *msgs, struct iovec *iov, const struct sk_dgram *d,
+                          int n, int receiving)
+{
+    memset(msgs, 0, sizeof msgs[0] * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        iov[i].iov_base = d[i].data;
+        iov[i].iov_len = receiving ? d[i].cap : d[i].len;
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = (void *)&d[i].addr;
+        msgs[i].msg_hdr.msg_namelen = receiving ? sizeof d[i].addr : d[i].addrlen;
+    }
+}
+#endif
+
 int sk_recv_batch(sk_socket_t s, struct sk_dgram *d, int n)
 {
 #ifdef __linux__
@@ -104,15 +122,7 @@ int sk_recv_batch(sk_socket_t s, struct sk_dgram *d, int n)
     struct iovec iov[BATCH_MAX];
     if (n > BATCH_MAX)
         n = BATCH_MAX;
-    memset(msgs, 0, sizeof msgs[0] * (size_t)n);
-    for (int i = 0; i < n; i++) {
-        iov[i].iov_base = d[i].data;
-        iov[i].iov_len = d[i].cap;
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = &d[i].addr;
-        msgs[i].msg_hdr.msg_namelen = sizeof d[i].addr;
-    }
+    batch_headers(msgs, iov, d, n, 1);
     int got;
     do
         got = recvmmsg(s, msgs, (unsigned)n, MSG_DONTWAIT | MSG_TRUNC, NULL);
@@ -153,15 +163,7 @@ int sk_send_batch(sk_socket_t s, const struct sk_dgram *d, int n)
     struct iovec iov[BATCH_MAX];
     if (n > BATCH_MAX)
         n = BATCH_MAX;
-    memset(msgs, 0, sizeof msgs[0] * (size_t)n);
-    for (int i = 0; i < n; i++) {
-        iov[i].iov_base = d[i].data;
-        iov[i].iov_len = d[i].len;
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = (void *)&d[i].addr;
-        msgs[i].msg_hdr.msg_namelen = d[i].addrlen;
-    }
+    batch_headers(msgs, iov, d, n, 0);
     int sent;
     do
         sent = sendmmsg(s, msgs, (unsigned)n, MSG_DONTWAIT | SK_MSG_NOSIGNAL);
