@@ -118,6 +118,13 @@ done
 cat "$RESULTS/machine.txt"
 start=$(date +%s)
 
+# SKIP_COMPARE=1 keeps the comparisons already in bench/results/ (the
+# long part) and redoes the rest and the report.
+if [ "${SKIP_COMPARE:-0}" = 1 ] && [ -s "$RESULTS/compare-tcp.json" ] && [ -s "$RESULTS/compare-udp.json" ]; then
+    compare_date=$(sed -n 's/^date=//p' "$RESULTS/machine.txt.compare" 2>/dev/null || echo 'an earlier run')
+    say "SKIP_COMPARE=1: keeping the comparisons of $compare_date"
+    echo "compare_date=$compare_date" >>"$RESULTS/machine.txt"
+else
 # ---- 1. TCP echo: every model and peer over the default matrix -----------------
 say "sockit compare --duration $DURATION --repeat $REPEAT"
 # shellcheck disable=SC2086
@@ -134,6 +141,8 @@ say "sockit compare --udp --duration $UDP_DURATION --repeat $REPEAT"
     --json "$RESULTS/compare-udp.json" --markdown "$RESULTS/compare-udp.md" \
     >"$RESULTS/compare-udp.txt" 2>"$RESULTS/compare-udp.log" || say "compare (UDP) exited with $?"
 tail -n 12 "$RESULTS/compare-udp.txt"
+cp "$RESULTS/machine.txt" "$RESULTS/machine.txt.compare"
+fi
 
 # ---- 3. bulk transfer: sockit get of 1 GiB against one iperf3 stream -----------------
 # wait_line FILE PATTERN: until a line of FILE matches (10 s at most).
@@ -155,16 +164,20 @@ say "sockit get of a 1 GiB file (read + send, and --sendfile) vs iperf3, interle
 dd if=/dev/zero of="$work/1g.bin" bs=1M count=1024 status=none
 cat "$work/1g.bin" >/dev/null # in the page cache before the first run
 # start_file NAME ARGS...: a file server on CPU 0; its port in $fport.
+# (Not called as $(start_file ...): the server would hold the command
+# substitution's pipe open, and the shell would wait for it for ever.)
 start_file() {
     name=$1
     shift
     $srv_cpu "$SOCKIT" serve file "$work/1g.bin" -l 127.0.0.1 -p 0 -q "$@" 2>"$work/$name.log" &
     pids="$pids $!"
     wait_line "$work/$name.log" '^listening on'
-    sed -n 's/^listening on .* port \([0-9]*\) .*/\1/p' "$work/$name.log"
+    fport=$(sed -n 's/^listening on .* port \([0-9]*\) .*/\1/p' "$work/$name.log")
 }
-copy_port=$(start_file file-copy)
-sendfile_port=$(start_file file-sendfile --sendfile -m epoll) # uring cannot sendfile
+start_file file-copy
+copy_port=$fport
+start_file file-sendfile --sendfile -m epoll # uring cannot sendfile
+sendfile_port=$fport
 # get_run LABEL PORT RUN: one get; its summary line into transfer.txt.
 get_run() {
     # get's own summary: "received NAME: BYTES bytes in SEC s (RATE MB/s)"

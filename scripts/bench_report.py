@@ -89,6 +89,111 @@ class Compare:
         return server in self.servers and not self.servers[server]["skipped"]
 
 
+def perf_share(perf, obj):
+    """The share of the profile's samples in one object ("[kernel.kallsyms]",
+    "sockit", "libc.so.6"), from perf.txt's "by object" lines."""
+    for line in perf.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1] == obj and parts[0].endswith("%"):
+            return float(parts[0][:-1])
+    return None
+
+
+def ratio_by_depth(cmp, a, b, points):
+    """Geometric mean of a/b's msgs/s at each depth, over points where both ran."""
+    out = {}
+    for depth in sorted({p["depth"] for p in points}):
+        rs = []
+        for p in points:
+            ca, cb = cmp.cell(p, a), cmp.cell(p, b)
+            if p["depth"] == depth and ca and cb and ca.get("median_msgs_per_s") \
+                    and cb.get("median_msgs_per_s"):
+                rs.append(ca["median_msgs_per_s"] / cb["median_msgs_per_s"])
+        if rs:
+            out[depth] = geomean(rs)
+    return out
+
+
+def misses_explained(tcp, udp, perf, best_model, best_peer):
+    paras = []
+    kernel, own, libc = (perf_share(perf, o) for o in ("[kernel.kallsyms]", "sockit",
+                                                        "libc.so.6"))
+    profiled = None
+    for line in perf.splitlines():
+        if line.startswith("model="):
+            profiled = line.split("=", 1)[1]
+    if best_model and best_peer and tcp.summary.get(best_model) and \
+            tcp.summary[best_model]["geomean_msgs_per_s"] < 1.3 * \
+            tcp.summary[best_peer]["geomean_msgs_per_s"]:
+        byd = ratio_by_depth(tcp, best_model, best_peer, tcp.points)
+        text = ("**Throughput against %s.** %s against %s, by depth: %s (the "
+                "min-max ranges in the tables show how much of that is noise)." % (
+                    best_peer, best_model, best_peer,
+                    ", ".join("depth %d %.2fx" % (d, r) for d, r in byd.items())))
+        if kernel is not None and own is not None:
+            text += ("  The profile (%s under 50 connections x 4 KiB x depth 16) puts "
+                     "%.1f%% of the server's samples in the kernel, %.1f%% in libc's "
+                     "system call wrappers and %.1f%% in sockit's own code.  Only that "
+                     "%.1f%% is the server's design; the rest is the kernel's copying, "
+                     "TCP and wake-ups, which %s (a loop that makes the same three "
+                     "system calls per message, epoll_wait, recv and send, and nothing "
+                     "else) pays too.  A 1.3x lead over it would need less kernel work "
+                     "per message, not leaner user code." % (
+                         profiled or "the best model", kernel, libc or 0.0, own, own,
+                         best_peer))
+        paras.append(text)
+        worse = []
+        for p in tcp.points:
+            a, b = tcp.cell(p, best_model), tcp.cell(p, best_peer)
+            if a and b and a["median_p99_us"] > b["median_p99_us"]:
+                ra = [r["p99_us"] for r in a["runs"] if r.get("p99_us")]
+                rb = [r["p99_us"] for r in b["runs"] if r.get("p99_us")]
+                if ra and rb:
+                    overlap = min(ra) <= max(rb)
+                    worse.append("%s: %s p99 %.0f-%.0f us over its runs, %s %.0f-%.0f us%s"
+                                 % (point_name(p), best_model, min(ra), max(ra), best_peer,
+                                    min(rb), max(rb), " (the ranges overlap)" if overlap
+                                    else ""))
+        if worse:
+            paras.append("**p99 against %s.** Where the best model's median p99 is "
+                         "higher: %s." % (best_peer, "; ".join(worse)))
+    floor = tcp.summary.get("epoll_echo", {}).get("server_user_pct")
+    models_over = [n for n, s in tcp.summary.items()
+                   if s["kind"] == "model" and s.get("server_user_pct", 0) > 5]
+    if models_over and floor is not None:
+        paras.append("**User-space CPU.** The textbook epoll loop (`epoll_echo`), which "
+                     "does nothing but `epoll_wait`, `recv` and `send`, spends %.1f%% of "
+                     "its CPU time in user space on this machine: that is the floor for "
+                     "any server here, since the kernel charges the system call entry "
+                     "and exit and libc's wrappers (%s of the profile) to user time.  "
+                     "The event-loop models sit at %s." % (
+                         floor, "%.1f%%" % libc if libc is not None else "a share",
+                         ", ".join("%s %.1f%%" % (m, tcp.summary[m]["server_user_pct"])
+                                   for m in EVENT_MODELS if m in tcp.summary)))
+    if udp.data and udp.present("udp_echo"):
+        models = [n for n, s in udp.summary.items() if s["kind"] == "model"]
+        clean = [p for p in udp.points if udp.clean(p, "udp_echo")]
+        best, best_g = None, 0
+        for m in models:
+            if clean and all(udp.clean(p, m) for p in clean):
+                g = udp.geomean_where(m, clean)
+                if g > best_g:
+                    best, best_g = m, g
+        ref = udp.geomean_where("udp_echo", clean) if clean else 0
+        if best and ref and best_g < 1.5 * ref:
+            byd = ratio_by_depth(udp, best, "udp_echo", clean)
+            gen = [udp.cell(p, best).get("gen_cpu_pct") for p in clean if p["depth"] == 1]
+            paras.append("**UDP against the textbook loop.** %s against udp_echo, by depth: "
+                         "%s.  Batching (`recvmmsg`/`sendmmsg`) pays only when several "
+                         "datagrams wait: at depth 1 one datagram per socket is in flight, "
+                         "so every receive finds one and both servers make the same two "
+                         "system calls per datagram; there the load generator ran at %s "
+                         "of its CPU." % (
+                             best, ", ".join("depth %d %.2fx" % (d, r) for d, r in byd.items()),
+                             ", ".join("%.0f%%" % g for g in gen if g is not None) or "?"))
+    return paras
+
+
 def verdict(ok):
     return "**met**" if ok else "**missed**"
 
@@ -136,17 +241,21 @@ def main():
     w("| load average | %s at the start, %s at the end |" % (
         machine.get("load_start", "?"), machine.get("load_end", "?")))
     w("| measuring time | %s s |" % machine.get("elapsed_s", "?"))
+    if machine.get("compare_date"):
+        w("| comparisons | taken %s and kept (`SKIP_COMPARE=1`); the rest measured %s |"
+          % (machine["compare_date"], machine.get("date", "?")))
     w("")
     try:
-        busy = max(float(machine.get("load_start", "0").split()[0]),
-                   float(machine.get("load_end", "0").split()[0]))
+        # At the start only: at the end the load average still counts the
+        # benchmark's own server and load generator, one per CPU.
+        busy = float(machine.get("load_start", "0").split()[0])
     except ValueError:
         busy = 0
     if busy >= 0.5:
-        w("> **The machine was not idle** (1-minute load average up to %.2f on 2 "
-          "cores): other work shared the CPUs with the servers and the load "
-          "generator, so the figures are noisier and lower than on a quiet machine; "
-          "the min-max ranges show by how much.\n" % busy)
+        w("> **The machine was not idle** (1-minute load average %.2f on 2 cores "
+          "when the runs began): other work shared the CPUs with the servers and "
+          "the load generator, so the figures are noisier and lower than on a quiet "
+          "machine; the min-max ranges show by how much.\n" % busy)
 
     # ---- commands
     d, r, ud = machine.get("duration", "?"), machine.get("repeat", "?"), machine.get("udp_duration", "?")
@@ -275,6 +384,15 @@ def main():
         w("| `sockit get` 1 GiB >= 0.9x one iperf3 stream | %s | **not measured** |"
           % ("; ".join(transfer_notes) or "no result"))
     w("")
+
+    # ---- why the misses: each explained from the figures above
+    why = misses_explained(tcp, udp, perf, best_model, best_peer)
+    if why:
+        w("## What limits the missed targets\n")
+        w("Computed from the same results; a target is only explained here, never "
+          "re-judged.\n")
+        for para in why:
+            w(para + "\n")
 
     # ---- chart
     w("## Chart\n")
