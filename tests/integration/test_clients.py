@@ -119,6 +119,7 @@ class TrickleRelay:
         self.listener.listen(1)
         self.port = self.listener.getsockname()[1]
         self.sends = 0
+        self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -129,8 +130,12 @@ class TrickleRelay:
                 if not chunk:
                     break
                 for i in range(len(chunk)):
+                    # Counted before the send, under a lock: both directions
+                    # count, and the client may finish (and the test look)
+                    # the moment the last byte arrives.
+                    with self.lock:
+                        self.sends += 1
                     dst.sendall(chunk[i:i + 1])
-                    self.sends += 1
                     time.sleep(self.delay)
             dst.shutdown(socket.SHUT_WR)
         except OSError:
