@@ -273,11 +273,17 @@ def check_service(service, port):
         with connect("127.0.0.1", port) as s:
             assert recv_all(s) == b"Hello World!\n"
     elif service == "chat":
-        with connect("127.0.0.1", port) as a, connect("127.0.0.1", port) as b:
-            la, lb = Lines(a), Lines(b)
-            la.until(b"joined")  # b joined
-            a.sendall(b"hello from a\n")
-            assert lb.until(b"] hello").endswith(b"] hello from a\n")
+        # b connects only once a is in the room (its welcome came): on
+        # pool and thread the two joins run on different threads, and a
+        # that joins second never hears "b joined".
+        with connect("127.0.0.1", port) as a:
+            la = Lines(a)
+            la.until(b"welcome")
+            with connect("127.0.0.1", port) as b:
+                lb = Lines(b)
+                la.until(b"joined")  # b joined
+                a.sendall(b"hello from a\n")
+                assert lb.until(b"] hello").endswith(b"] hello from a\n")
     else:
         raise AssertionError(service)
 
