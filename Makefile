@@ -1,12 +1,16 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # sockit - build, test, demo and install.
 #
-#   make                 build build/sockit and build/libsockit.a
+#   make                 build build/sockit, build/libsockit.a and build/libsockit.so.*
 #   make test            unit tests, then integration tests over real sockets
 #   make test-asan       the same with AddressSanitizer + UBSan (build-asan/)
 #   make soak            the abuse tests at full size (~15 min; SOCKIT_SOAK=1)
 #   make test-tsan       the multi-threaded paths under ThreadSanitizer (build-tsan/)
 #   make demo            start servers on loopback and tour the clients
-#   make install PREFIX=/usr/local
+#   make learn           rewrite docs/LEARN.md and docs/TRACE.md by running what they show
+#   make install PREFIX=/usr/local   (make uninstall removes it again; DESTDIR too)
+#   make test-api        build a C and a C++ program against the installed headers
+#   make test-package    install, pkg-config, man pages, completion, the .debs (not in test)
 #   make windows         build-win/sockit.exe with mingw-w64
 #   make test-windows    the Windows build's tests under Wine
 #   make peers           build the benchmark peers (bench/peers/) into build/peers/
@@ -17,6 +21,20 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+# Where install puts things; Debian's build sets LIBDIR to its multiarch
+# directory (debian/rules).
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+
+# The release, from the file VERSION (CMake reads it too); the shared
+# library is libsockit.so.$(VERSION) with the soname libsockit.so.$(SOVERSION),
+# which changes only when the ABI breaks.
+VERSION   := $(shell cat VERSION)
+SOVERSION := 0
 # The first python3 that has pytest (Debian's python3-pytest).
 PYTHON  ?= $(firstword $(foreach p,python3 /usr/bin/python3,$(shell $(p) -c 'import pytest' >/dev/null 2>&1 && echo $(p))) python3)
 
@@ -24,7 +42,15 @@ WARNINGS = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wno-format-nonliteral \
            -Wundef -Wvla
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARNINGS) -Isrc/lib -MMD -MP
+# The sources, from src/sources.txt ("KIND PATH [ONLY]", see there):
+# $(call sources,KIND,SKIP) names KIND's files but those marked SKIP (the
+# other platform's) or msvc.  Every library folder is on the include path.
+SOURCES_TXT := src/sources.txt
+sources = $(shell awk '!/^\#/ && $$1 == "$(1)" && $$3 != "$(2)" && $$3 != "msvc" { print $$2 }' $(SOURCES_TXT))
+LIB_DIRS := $(sort $(dir $(call sources,lib,none)))
+INCLUDES := $(patsubst %/,-I%,$(LIB_DIRS))
+
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARNINGS) -Iinclude $(INCLUDES) -MMD -MP
 LDLIBS  += -lpthread -lm
 
 # io_uring (the uring model) when Debian's liburing-dev is installed.
@@ -33,6 +59,12 @@ ifeq ($(HAVE_URING),1)
 CFLAGS  += -DSK_HAVE_URING=1
 LDLIBS  += -luring
 endif
+
+# json-c: what the command writes and reads as JSON (src/cmd/cli_json.h;
+# apt-get install libjson-c-dev pkg-config).  The Windows build uses
+# cli_json_builtin.c instead.
+JSONC_CFLAGS ?= $(shell pkg-config --cflags json-c 2>/dev/null || echo -I/usr/include/json-c)
+JSONC_LIBS   ?= $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
 
 ifeq ($(SANITIZE),1)
 BUILD   ?= build-asan
@@ -46,10 +78,10 @@ else
 BUILD   ?= build
 endif
 
-# *_win.c files are the Windows halves (make windows); never built here.
-LIB_SRC  := $(filter-out src/lib/%_win.c,$(wildcard src/lib/*.c))
-CMD_SRC  := $(filter-out src/cmd/%_win.c,$(wildcard src/cmd/*.c))
-UNIT_SRC := $(wildcard tests/unit/*.c)
+# The Windows halves (make windows) are never built here.
+LIB_SRC  := $(call sources,lib,windows)
+CMD_SRC  := $(call sources,cmd,windows)
+UNIT_SRC := $(call sources,unit,windows)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/%.o)
@@ -59,19 +91,61 @@ LIB   := $(BUILD)/libsockit.a
 BIN   := $(BUILD)/sockit
 UNIT  := $(BUILD)/unit-tests
 
-.PHONY: all test unit integration test-asan test-tsan soak demo install clean
+# The shared library: the same sources compiled again with -fPIC into
+# $(BUILD)/pic/ (the static library and the command keep their own
+# objects, free of -fPIC's interposable calls), exporting only the public sk_ API
+# (src/lib/libsockit.map), and linked against what it uses so that a
+# program needs nothing but -lsockit.
+SHLIB_REAL   := libsockit.so.$(VERSION)
+SHLIB_SONAME := libsockit.so.$(SOVERSION)
+SHLIB        := $(BUILD)/$(SHLIB_REAL)
+SHLIB_MAP    := src/lib/libsockit.map
+PIC_OBJ      := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 
-all: $(BIN) $(LIB)
+.PHONY: all check-sources test unit integration test-api test-package test-asan test-tsan soak demo learn install uninstall clean
 
-$(BUILD)/%.o: %.c
+all: $(BIN) $(LIB) $(SHLIB)
+
+# The build's configuration: the flags (HAVE_URING changes them once
+# liburing-dev is installed) and the source list (a deleted file must
+# leave the archive).  The stamp changes only when they do, and then
+# everything is rebuilt.
+BUILD_CONFIG := $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(LDLIBS) $(LIB_SRC) $(CMD_SRC)
+$(BUILD)/config.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(BUILD_CONFIG)' | cmp -s - $@ || echo '$(BUILD_CONFIG)' > $@
+
+.PHONY: FORCE
+FORCE:
+
+$(BUILD)/%.o: %.c $(BUILD)/config.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(LIB_OBJ)
-	$(AR) rcs $@ $^
+$(LIB): $(LIB_OBJ) $(BUILD)/config.stamp
+	rm -f $@
+	$(AR) rcs $@ $(filter %.o,$^)
+
+$(BUILD)/pic/%.o: %.c $(BUILD)/config.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+
+# -z defs: a symbol the library uses but does not link is an error here,
+# not a surprise in the program that loads it.
+$(SHLIB): $(PIC_OBJ) $(SHLIB_MAP)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SHLIB_SONAME) -Wl,--version-script=$(SHLIB_MAP) \
+	    -Wl,-z,defs -o $@ $(PIC_OBJ) $(LDLIBS)
+	ln -sf $(SHLIB_REAL) $(BUILD)/$(SHLIB_SONAME)
+	ln -sf $(SHLIB_SONAME) $(BUILD)/libsockit.so
+
+# The version is printed by main.c and cli.c (--version, and the JSON's
+# sockit_version) alone, so only they are rebuilt for a new one.
+$(BUILD)/src/cmd/main.o $(BUILD)/src/cmd/cli.o: CFLAGS += -DSOCKIT_VERSION='"$(VERSION)"'
+$(BUILD)/src/cmd/main.o $(BUILD)/src/cmd/cli.o: VERSION
+$(CMD_OBJ): CFLAGS += $(JSONC_CFLAGS)
 
 $(BIN): $(CMD_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(LIB) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(LIB) $(LDLIBS) $(JSONC_LIBS)
 
 $(UNIT): $(UNIT_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(LIB) $(LDLIBS)
@@ -79,17 +153,43 @@ $(UNIT): $(UNIT_OBJ) $(LIB)
 unit: $(UNIT)
 	./$(UNIT)
 
-# test_windows.py runs under `make test-windows` only.
+# test_windows.py runs under `make test-windows` only.  SOCKIT_REQUIRE_URING=1
+# (CI sets it) makes a uring model that did not build or cannot run fail
+# its tests instead of skipping them; it is passed on only when given.
 integration: $(BIN)
-	SOCKIT=$(abspath $(BIN)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration \
+	$(if $(SOCKIT_REQUIRE_URING),SOCKIT_REQUIRE_URING=$(SOCKIT_REQUIRE_URING)) SOCKIT=$(abspath $(BIN)) $(PYTHON) -m pytest -q -rs -p no:cacheprovider tests/integration \
 	    --ignore=tests/integration/test_windows.py $(PYTEST_ARGS)
 
-test: unit integration
+# Every .c file in the tree must be named in src/sources.txt: one that is
+# not would silently be built by neither the Makefile nor CMake.  Every C
+# source and header (committed or not yet) must open with the licence
+# line, /* SPDX-License-Identifier: BSD-2-Clause */ (see LICENSE).
+SPDX_LINE := SPDX-License-Identifier: BSD-2-Clause
+check-sources:
+	@missing=$$(git ls-files 'src/*.c' 'tests/unit/*.c' 'tests/fuzz/*.c' 2>/dev/null | \
+	    while read -r f; do awk -v f="$$f" '$$2 == f {found=1} END {exit !found}' $(SOURCES_TXT) \
+	        || echo "$$f"; done); \
+	if [ -n "$$missing" ]; then echo "check-sources: not in $(SOURCES_TXT): $$missing"; exit 1; fi
+	@nospdx=$$(git ls-files --cached --others --exclude-standard '*.c' '*.h' '*.cpp' 2>/dev/null | \
+	    while read -r f; do [ ! -e "$$f" ] || head -n 1 "$$f" | grep -qF '$(SPDX_LINE)' \
+	        || echo "$$f"; done); \
+	if [ -n "$$nospdx" ]; then \
+	    echo "check-sources: no '$(SPDX_LINE)' on the first line of:" $$nospdx; exit 1; fi
+
+# test and demo first make sure their Debian packages are there
+# (scripts/need-packages: as root it installs them, otherwise it names the
+# apt-get command), then run in a new make that sees them.
+test:
+	@sh scripts/need-packages test
+	@$(MAKE) --no-print-directory check-sources unit test-api integration
 
 # The abuse tests at RELIABILITY.md's sizes (30 s descriptor floods, 1,000
 # idle clients, 10,000 resets and fork connections, 1 GiB across a 576-byte
-# MTU): about 15 minutes, so not part of `make test`.
-SOAK_TESTS = flood or idle_clients or resets or zombie or network_path
+# MTU) and the longer forms of the attack tests (UDP loops for 10 s, a
+# 50 MB chat paste, 50,000 logged records a client): about 20 minutes, so
+# not part of `make test`.
+SOAK_TESTS = flood or idle_clients or resets or zombie or network_path or forged_datagram \
+             or paste or log_keeps
 soak: $(BIN)
 	SOCKIT=$(abspath $(BIN)) SOCKIT_SOAK=1 $(PYTHON) -m pytest -q -p no:cacheprovider \
 	    tests/integration -k "$(SOAK_TESTS)" --ignore=tests/integration/test_windows.py $(PYTEST_ARGS)
@@ -108,33 +208,109 @@ test-tsan:
 	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration -k "$(TSAN_TESTS)" \
 	    --ignore=tests/integration/test_windows.py $(PYTEST_ARGS)
 
-demo: $(BIN)
+demo:
+	@sh scripts/need-packages demo
+	@$(MAKE) --no-print-directory $(BIN)
 	SOCKIT=$(abspath $(BIN)) sh scripts/demo.sh
 
-install: $(BIN) $(LIB)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/sockit
-	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/sockit
-	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libsockit.a
-	install -m 644 src/lib/sk_*.h $(DESTDIR)$(PREFIX)/include/sockit/
+# docs/LEARN.md is written by running what it shows (scripts/learn.py),
+# docs/TRACE.md from real --trace runs (scripts/learn_trace.py); make test
+# checks both (tests/integration/test_learn.py runs them with --check).
+learn: $(BIN)
+	SOCKIT=$(abspath $(BIN)) $(PYTHON) scripts/learn.py
+	SOCKIT=$(abspath $(BIN)) $(PYTHON) scripts/learn_trace.py
+
+# The public headers only: include/sockit/, reached as <sockit/sockit.h>.
+# src/lib's headers are the library's own and are never installed.
+PUBLIC_HEADERS := $(wildcard include/sockit/*.h)
+
+# sockit.pc for pkg-config: a program links -lsockit alone against the
+# shared library; -static (Libs.private) adds what libsockit.a needs.
+PC_LIBS_PRIVATE := $(strip $(filter -l%,$(LDLIBS)))
+
+install: $(BIN) $(LIB) $(SHLIB)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/sockit \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	    $(DESTDIR)$(BASHCOMPDIR)
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/sockit
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libsockit.a
+	install -m 644 $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SHLIB_REAL)
+	ln -sf $(SHLIB_REAL) $(DESTDIR)$(LIBDIR)/$(SHLIB_SONAME)
+	ln -sf $(SHLIB_SONAME) $(DESTDIR)$(LIBDIR)/libsockit.so
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/sockit/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(PC_LIBS_PRIVATE)|' \
+	    sockit.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/sockit.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/sockit.pc
+	install -m 644 man/sockit.1 $(DESTDIR)$(MANDIR)/man1/sockit.1
+	install -m 644 man/libsockit.3 $(DESTDIR)$(MANDIR)/man3/libsockit.3
+	install -m 644 completion/sockit.bash $(DESTDIR)$(BASHCOMPDIR)/sockit
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then \
+	    echo ldconfig; ldconfig; fi
+
+# Exactly what install put there; include/sockit goes too if that leaves
+# it empty (bin, lib and the others are shared with everything else).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/sockit $(DESTDIR)$(LIBDIR)/libsockit.a
+	rm -f $(DESTDIR)$(LIBDIR)/$(SHLIB_REAL) $(DESTDIR)$(LIBDIR)/$(SHLIB_SONAME) \
+	    $(DESTDIR)$(LIBDIR)/libsockit.so
+	rm -f $(PUBLIC_HEADERS:include/sockit/%=$(DESTDIR)$(INCLUDEDIR)/sockit/%)
+	rm -f $(DESTDIR)$(PKGCONFIGDIR)/sockit.pc
+	rm -f $(DESTDIR)$(MANDIR)/man1/sockit.1 $(DESTDIR)$(MANDIR)/man3/libsockit.3
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/sockit
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/sockit 2>/dev/null
+
+# The public API as a program outside the tree sees it: install into a
+# scratch directory, check that only include/sockit's headers went there,
+# build tests/api/api_c.c as strict C11 and api_cxx.cpp as C++11, both
+# with -pedantic -Werror and no feature macros (no _GNU_SOURCE), against
+# the installed headers and libsockit.a, run both (each serves echo on
+# 127.0.0.1 port 0 and checks it), then uninstall and check that nothing
+# is left.
+CXX      ?= c++
+API_DIR  := $(BUILD)/api-test
+API_ROOT := $(abspath $(API_DIR))/root
+API_WARN := -pedantic -Werror -Wall -Wextra
+test-api: $(BIN) $(LIB)
+	rm -rf $(API_DIR)
+	$(MAKE) --no-print-directory install DESTDIR=$(API_ROOT) PREFIX=/usr
+	cd $(API_ROOT)/usr/include/sockit && ls | sort > $(abspath $(API_DIR))/installed
+	ls include/sockit | sort | cmp - $(API_DIR)/installed
+	$(CC) -std=c11 $(API_WARN) -I$(API_ROOT)/usr/include -o $(API_DIR)/api_c \
+	    tests/api/api_c.c $(LDFLAGS) $(API_ROOT)/usr/lib/libsockit.a $(LDLIBS)
+	$(CXX) -std=c++11 $(API_WARN) -I$(API_ROOT)/usr/include -o $(API_DIR)/api_cxx \
+	    tests/api/api_cxx.cpp $(LDFLAGS) $(API_ROOT)/usr/lib/libsockit.a $(LDLIBS)
+	timeout 60 $(API_DIR)/api_c
+	timeout 60 $(API_DIR)/api_cxx
+	$(MAKE) --no-print-directory uninstall DESTDIR=$(API_ROOT) PREFIX=/usr
+	@left=$$(find $(API_ROOT) ! -type d); if [ -n "$$left" ]; then \
+	    echo "test-api: uninstall left $$left"; exit 1; fi
+	@echo "test-api: public headers, C11 and C++11 programs, install and uninstall: ok"
+
+# sockit as a user installs it (tests/package/run.sh says what it checks):
+# make install into a scratch root, the man pages, pkg-config and programs
+# built with its flags against the shared library, bash completion, make
+# uninstall, and the Debian packages with lintian.  About a minute; not
+# part of `make test`.  SOCKIT_SKIP_DEB=1 leaves out the .deb build.
+test-package: all
+	MAKE="$(MAKE)" BUILD="$(BUILD)" bash tests/package/run.sh
 
 clean:
-	rm -rf build build-asan build-tsan build-win build-fuzz
+	rm -rf build build-asan build-tsan build-win build-fuzz build-cmake
 
 # Windows: build-win/sockit.exe with mingw-w64 (apt-get install
 # gcc-mingw-w64-x86-64), the same warnings as errors, and the test suite
 # under Wine (apt-get install wine64).  The sources that only make sense
-# on Linux are left out; *_win.c files take their place.
+# on Linux (marked linux in src/sources.txt) are left out; the Windows
+# halves (marked windows) take their place.
 WIN_CC      ?= x86_64-w64-mingw32-gcc
 WIN_AR      ?= x86_64-w64-mingw32-ar
 WIN_BUILD   := build-win
-WIN_CFLAGS  := -O2 -g -std=c11 $(WARNINGS) -Isrc/lib -MMD -MP -D_WIN32_WINNT=0x0601 \
+WIN_CFLAGS  := -O2 -g -std=c11 $(WARNINGS) -Iinclude $(INCLUDES) -MMD -MP -D_WIN32_WINNT=0x0601 \
                -DFD_SETSIZE=1024 -D__USE_MINGW_ANSI_STDIO=1
 WIN_LDLIBS  := -lws2_32 -lmswsock -liphlpapi
-WIN_LINUX_ONLY := src/lib/compat_posix.c src/lib/poll_select.c src/lib/model_fork.c src/lib/model_uring.c \
-               src/lib/poll_epoll.c src/lib/poll_sigio.c src/lib/sk_msglog.c \
-               src/cmd/cmd_compare.c
-WIN_LIB_SRC := $(filter-out $(WIN_LINUX_ONLY),$(wildcard src/lib/*.c))
-WIN_CMD_SRC := $(filter-out $(WIN_LINUX_ONLY),$(wildcard src/cmd/*.c))
+WIN_LIB_SRC := $(call sources,lib,linux)
+WIN_CMD_SRC := $(call sources,cmd,linux)
 WIN_LIB_OBJ := $(WIN_LIB_SRC:%.c=$(WIN_BUILD)/%.o)
 WIN_CMD_OBJ := $(WIN_CMD_SRC:%.c=$(WIN_BUILD)/%.o)
 WIN_UNIT_OBJ := $(UNIT_SRC:%.c=$(WIN_BUILD)/%.o)
@@ -147,7 +323,11 @@ $(WIN_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(WIN_CFLAGS) -c $< -o $@
 
+$(WIN_BUILD)/src/cmd/main.o: WIN_CFLAGS += -DSOCKIT_VERSION='"$(VERSION)"'
+$(WIN_BUILD)/src/cmd/main.o: VERSION
+
 $(WIN_BUILD)/libsockit.a: $(WIN_LIB_OBJ)
+	rm -f $@
 	$(WIN_AR) rcs $@ $^
 
 $(WIN_BUILD)/sockit.exe: $(WIN_CMD_OBJ) $(WIN_BUILD)/libsockit.a
@@ -178,12 +358,17 @@ PEER_DIR      := $(BUILD)/peers
 PEER_CFLAGS   := -O2 -g -std=c11 -D_GNU_SOURCE $(WARNINGS)
 HAVE_LIBUV    ?= $(shell printf '\043include <uv.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
 HAVE_LIBEVENT ?= $(shell printf '\043include <event2/listener.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+GO            ?= go
+HAVE_GO       ?= $(shell command -v $(GO) >/dev/null 2>&1 && echo 1)
 PEERS         := $(PEER_DIR)/epoll_echo $(PEER_DIR)/udp_echo $(PEER_DIR)/node_echo.js
 ifeq ($(HAVE_LIBUV),1)
 PEERS         += $(PEER_DIR)/uv_echo
 endif
 ifeq ($(HAVE_LIBEVENT),1)
 PEERS         += $(PEER_DIR)/event_echo
+endif
+ifeq ($(HAVE_GO),1)
+PEERS         += $(PEER_DIR)/go_echo
 endif
 
 .PHONY: peers bench
@@ -194,6 +379,9 @@ ifneq ($(HAVE_LIBUV),1)
 endif
 ifneq ($(HAVE_LIBEVENT),1)
 	@echo "peers: skipping event_echo: libevent headers not found (apt-get install libevent-dev)"
+endif
+ifneq ($(HAVE_GO),1)
+	@echo "peers: skipping go_echo: no Go compiler (apt-get install golang-go)"
 endif
 
 $(PEER_DIR)/epoll_echo $(PEER_DIR)/udp_echo: $(PEER_DIR)/%: bench/peers/%.c
@@ -207,6 +395,12 @@ $(PEER_DIR)/uv_echo: bench/peers/uv_echo.c
 $(PEER_DIR)/event_echo: bench/peers/event_echo.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PEER_CFLAGS) -o $@ $< -levent
+
+# Go's build cache goes in the build directory: HOME may be unset or
+# read-only where the benchmark runs.
+$(PEER_DIR)/go_echo: bench/peers/go_echo.go
+	@mkdir -p $(dir $@)
+	GOCACHE=$(abspath $(PEER_DIR))/go-cache GO111MODULE=off $(GO) build -o $@ $<
 
 $(PEER_DIR)/node_echo.js: bench/peers/node_echo.js
 	@mkdir -p $(dir $@)
@@ -230,8 +424,8 @@ FUZZ_MAX_LEN ?= 16384
 FUZZ_BUILD   := build-fuzz
 FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS  := -g -O1 $(FUZZ_SAN) -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE \
-                $(WARNINGS) -Isrc/lib -Itests/unit -MMD -MP
-FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+                $(WARNINGS) -Iinclude $(INCLUDES) -Itests/unit -Isrc/cmd $(JSONC_CFLAGS) -MMD -MP
+FUZZ_SRC     := $(call sources,fuzz,windows)
 FUZZ_TARGETS ?= $(FUZZ_SRC:tests/fuzz/%.c=%)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_OBJ     := $(FUZZ_LIB_OBJ) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.o) \
@@ -269,14 +463,21 @@ $(FUZZ_BUILD)/%.o: %.c | fuzz-check
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FUZZ_BUILD)/libsockit.a: $(FUZZ_LIB_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/tests/unit/fake_session.o \
                       $(FUZZ_BUILD)/libsockit.a
 	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ -lpthread -lm
 
+# The merge reader's harness reads through cli_json.h's json-c half.
+$(FUZZ_BUILD)/fuzz_bench_merge: $(FUZZ_BUILD)/tests/fuzz/fuzz_bench_merge.o \
+                                $(FUZZ_BUILD)/src/cmd/cli_json_jsonc.o \
+                                $(FUZZ_BUILD)/tests/unit/fake_session.o $(FUZZ_BUILD)/libsockit.a
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ -lpthread -lm $(JSONC_LIBS)
+
 .SECONDARY: $(FUZZ_OBJ)
 -include $(FUZZ_OBJ:.o=.d)
 
--include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(PIC_OBJ:.o=.d)
 -include $(WIN_LIB_OBJ:.o=.d) $(WIN_CMD_OBJ:.o=.d) $(WIN_UNIT_OBJ:.o=.d)

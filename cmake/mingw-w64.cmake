@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Cross-compiling sockit for 64-bit Windows with mingw-w64 (Debian:
 # apt-get install gcc-mingw-w64-x86-64):
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cli_getopt.h - getopt_long() for the subcommands: the C library's
  * (glibc, mingw-w64), or for MSVC, whose C library has none, sockit's own
@@ -11,5 +12,10 @@
 #else
 #include <getopt.h>
 #endif
+
+/* getopt_long() with the options every subcommand takes besides its
+ * own: -V and --version print sockit's version and exit.  Call it
+ * exactly as getopt_long (opterr is left as the caller set it). */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cmd_addr.c - `sockit addr ADDRESS[:PORT]`: one address in every form a
  * socket programmer meets.
@@ -40,6 +41,7 @@ static const char help_text[] =
     "  sockit addr [::1]:7\n"
     "\n"
     "options:\n"
+    "  -V, --version  print sockit's version\n"
     "  -h, --help   this text\n";
 
 #define LABEL "%-19s "
@@ -59,32 +61,10 @@ static int has_space(const char *s)
     return 0;
 }
 
-#ifdef _WIN32
-/* Windows has no inet_aton(); inet_addr() reads the same forms (a, a.b,
- * a.b.c, a.b.c.d; octal and hex parts) but answers INADDR_NONE both for
- * garbage and for the broadcast address, so that one is spelled out. */
-static int inet_aton(const char *text, struct in_addr *out)
-{
-    static const char *const broadcast[] = { "255.255.255.255", "4294967295", "0xffffffff",
-                                             "0xFFFFFFFF", "0377.0377.0377.0377" };
-    unsigned long a = inet_addr(text);
-    if (a == INADDR_NONE) {
-        for (size_t i = 0; i < sizeof broadcast / sizeof *broadcast; i++)
-            if (strcmp(text, broadcast[i]) == 0) {
-                out->s_addr = INADDR_NONE;
-                return 1;
-            }
-        return 0;
-    }
-    out->s_addr = a;
-    return 1;
-}
-#endif
-
 /* An address alone: inet_aton's IPv4 forms, then IPv6. */
 static int parse_host(const char *text, struct parsed_address *out)
 {
-    if (inet_aton(text, &out->v4) != 0) {
+    if (sk__inet_aton(text, &out->v4)) {
         out->family = AF_INET;
         return 0;
     }
@@ -203,7 +183,7 @@ int cmd_addr(int argc, char **argv)
     };
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "h", options)) != -1) {
         switch (c) {
         case 'h': cli_help(help_text);
         default: cli_bad_option(argc, argv);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cmd_compare_win.c - `sockit compare` on Windows: not there.
  *

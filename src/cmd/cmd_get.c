@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cmd_get.c - `sockit get HOST PORT NAME`: the half-close file client.
  *
@@ -28,6 +29,7 @@
 #include "sk_addr.h"
 #include "sk_error.h"
 #include "sk_sock.h"
+#include "sk_trace.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -42,25 +44,40 @@
 #define HEADER_MAX 128            /* "OK 18446744073709551615\n" fits easily */
 #define BUFFER_SIZE (256 * 1024)
 #define CLOSING_MESSAGE "Thank you\n"
-#define SERVER_MESSAGE_MAX 100    /* characters of an ERR message printed */
+/* Characters of an ERR message printed, made visible with cli_vis() so a
+ * hostile server cannot send terminal escapes through our stderr. */
+#define SERVER_MESSAGE_MAX 100
 
 static const char help_text[] =
-    "usage: sockit get HOST PORT NAME [-o OUT] [--timeout SEC]\n"
+    "usage: sockit get HOST PORT NAME [-o OUT] [-t SEC] [options]\n"
+    "       sockit get unix:PATH NAME [-o OUT] [-t SEC] [options]\n"
     "\n"
     "Fetch NAME from a 'sockit serve file' server: send the name, read\n"
     "\"OK SIZE\" and exactly SIZE bytes (or \"ERR MESSAGE\"), check that the\n"
     "server half-closed, then send \"Thank you\" and close.\n"
     "\n"
     "The file is written to a temporary file next to OUT and renamed to OUT\n"
-    "only when every byte arrived, so OUT is never left half-written.  A\n"
-    "summary line goes to stderr.\n"
+    "only when every byte arrived, so OUT is never left half-written (an OUT\n"
+    "that is a device or a FIFO, such as /dev/null, is written as the bytes\n"
+    "come, never replaced).  A summary line goes to stderr; on a terminal,\n"
+    "so does a progress line.\n"
     "\n"
     "options:\n"
     "  -o, --output OUT     where to write (default: the last part of NAME;\n"
     "                       an existing directory: NAME's last part inside it;\n"
     "                       '-': standard output)\n"
-    "  -t, --timeout SEC    limit on connecting and on each wait for data\n"
-    "                       (default 10)\n"
+    "  -t, -w, --timeout SEC\n"
+    "                       limit on connecting and on each wait for data\n"
+    "                       (default 10; 2s, 500ms)\n"
+    "  -4, -6               IPv4 or IPv6 addresses of HOST only\n"
+    "      --progress       show bytes, rate and time left on one line of\n"
+    "                       stderr (the default when stderr is a terminal)\n"
+    "      --no-progress    never show it\n"
+    "  -q, --quiet          no progress and no summary line (errors still)\n"
+    "  -v, --verbose        say which address it connected to\n"
+    "  -V, --version        print sockit's version\n"
+    "      --trace[=FMT]    show each socket call and TCP's state on\n"
+    "                       stderr; FMT: text (default) or json\n"
     "  -h, --help           this text\n"
     "\n"
     "exit status: 0 received, 1 refused or failed, 2 usage error\n";
@@ -69,24 +86,85 @@ struct get_options {
     const char *host, *port, *name;
     const char *output;   /* as given with -o, or NULL */
     int timeout_ms;
+    int family;           /* -4, -6 */
+    int progress;         /* -1 = when stderr is a terminal, 0 never, 1 always */
+    int quiet, verbose;
 };
 
 /* Where the bytes go.  temp_path is non-empty while a temporary file
- * exists, so every failure path can remove it. */
+ * exists, so every failure path can remove it.  to_stream: standard
+ * output, or an OUT that is not a regular file (/dev/null, a FIFO),
+ * written as it comes: renaming a file over a device would replace the
+ * device (as root, /dev/null itself). */
 struct output {
     int fd;
     int to_stdout;
+    int to_stream;
     char final_path[PATH_MAX];
     char temp_path[PATH_MAX];
 };
 
 static struct output out = { .fd = -1 };
-static sk_flag_t interrupted;
+static sk__flag_t interrupted;
+
+/* ---- the progress line ---------------------------------------------------- */
+
+/* One line on stderr, rewritten in place with "\r" at most every
+ * PROGRESS_EVERY_MS: bytes so far, the rate over the transfer and the
+ * time left at that rate.  "\033[K" clears what a longer line left. */
+#define PROGRESS_EVERY_MS 200
+
+static struct {
+    int on, shown;
+    uint64_t started_ms, last_ms;
+} progress;
+
+static void human_bytes(char *buf, size_t cap, double bytes)
+{
+    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    int u = 0;
+    while (bytes >= 1024 && u < 4)
+        bytes /= 1024, u++;
+    snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+}
+
+static void progress_show(uint64_t got, uint64_t size, int force)
+{
+    if (!progress.on)
+        return;
+    uint64_t now = sk_now_ms();
+    if (!force && now - progress.last_ms < PROGRESS_EVERY_MS)
+        return;
+    progress.last_ms = now;
+    double seconds = (double)(now - progress.started_ms) / 1000.0;
+    double rate = seconds > 0 ? (double)got / seconds : 0;
+    char have[32], total[32], speed[32], left[32] = "--:--";
+    human_bytes(have, sizeof have, (double)got);
+    human_bytes(total, sizeof total, (double)size);
+    human_bytes(speed, sizeof speed, rate);
+    if (rate > 0) {
+        double rest = (double)(size - got) / rate;
+        if (rest < 360000)
+            snprintf(left, sizeof left, "%d:%02d", (int)rest / 60, (int)rest % 60);
+    }
+    fprintf(stderr, "\r%s: %s of %s (%3.0f%%)  %s/s  %s left\033[K", cli_prog, have, total,
+            size ? 100.0 * (double)got / (double)size : 100.0, speed, left);
+    fflush(stderr);
+    progress.shown = 1;
+}
+
+/* Take the line away before anything else is printed. */
+static void progress_clear(void)
+{
+    if (progress.shown)
+        fputs("\r\033[K", stderr);
+    progress.shown = 0;
+}
 
 static void output_discard(void)
 {
     if (out.fd >= 0 && !out.to_stdout)
-        sk_fd_close(out.fd);
+        sk__fd_close(out.fd);
     out.fd = -1;
     if (out.temp_path[0] != '\0') {
         remove(out.temp_path);
@@ -104,46 +182,76 @@ static noreturn void fail(const char *fmt, ...)
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
     output_discard();
+    progress_clear();
     cli_fail("%s", message);
 }
 
 /* ---- options ----------------------------------------------------------- */
+
+enum { OPT_PROGRESS = 256, OPT_NO_PROGRESS };
 
 static void parse_options(int argc, char **argv, struct get_options *o)
 {
     static const struct option options[] = {
         { "output", required_argument, NULL, 'o' },
         { "timeout", required_argument, NULL, 't' },
+        { "progress", no_argument, NULL, OPT_PROGRESS },
+        { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+        { "quiet", no_argument, NULL, 'q' },
+        { "verbose", no_argument, NULL, 'v' },
+        CLI_TRACE_OPTION,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     memset(o, 0, sizeof *o);
     o->timeout_ms = DEFAULT_TIMEOUT_MS;
+    o->progress = -1;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:t:h", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "o:t:w:46qvh", options)) != -1) {
         switch (c) {
         case 'o': o->output = optarg; break;
+        case '4':
+        case '6': cli_set_family(&o->family, c); break;
+        case OPT_PROGRESS: o->progress = 1; break;
+        case OPT_NO_PROGRESS: o->progress = 0; break;
+        case 'q': o->quiet = 1; break;
+        case 'v': o->verbose = 1; break;
         case 't':
+        case 'w':
             o->timeout_ms = cli_parse_seconds_ms(optarg, "--timeout");
             if (o->timeout_ms <= 0)
                 cli_usage_error("--timeout must be more than 0 seconds");
             break;
+        case CLI_OPT_TRACE: cli_trace_start(optarg); break;
         case 'h': cli_help(help_text);
-        default: cli_bad_option(argc, argv);
+        default:
+            if (optopt >= 256)
+                optopt = 0;
+            cli_bad_option(argc, argv);
         }
     }
-    if (argc - optind < 3)
+    if (o->quiet && o->progress == 1)
+        cli_usage_error("--progress and -q contradict each other; give one");
+    if (o->quiet)
+        o->progress = 0;
+    if (o->progress < 0)
+        o->progress = sk__fd_isatty(2);
+    /* unix:PATH takes the place of HOST and PORT. */
+    int unix_path = optind < argc && sk_addr_is_unix(argv[optind]);
+    if (unix_path && argc - optind < 2)
+        cli_usage_error("missing NAME (usage: sockit get unix:PATH NAME [-o OUT])");
+    if (!unix_path && argc - optind < 3)
         cli_usage_error("missing %s (usage: sockit get HOST PORT NAME [-o OUT])",
                         argc - optind == 0 ? "HOST" : argc - optind == 1 ? "PORT" : "NAME");
     o->host = argv[optind++];
-    o->port = argv[optind++];
+    o->port = unix_path ? NULL : argv[optind++];
     o->name = argv[optind++];
     if (optind < argc)
         cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (o->host[0] == '\0')
         cli_usage_error("empty HOST");
-    if (sk_port_parse(o->port, SOCK_STREAM) <= 0)
+    if (o->port != NULL && sk_port_parse(o->port, SOCK_STREAM) <= 0)
         cli_usage_error("invalid port '%s' (expected 1-65535 or a service name)", o->port);
     if (o->name[0] == '\0')
         cli_usage_error("empty NAME");
@@ -180,13 +288,14 @@ static void choose_output(const struct get_options *o)
         if (base == NULL)
             cli_usage_error("cannot name a file after '%s'; give -o OUT", o->name);
         n = snprintf(out.final_path, sizeof out.final_path, "%s", base);
-    } else if (sk_path_kind(o->output) == SK_FILE_DIRECTORY) {
+    } else if (sk__path_kind(o->output) == SK_FILE_DIRECTORY) {
         if (base == NULL)
             cli_usage_error("cannot name a file after '%s' inside '%s'; give -o OUT",
                             o->name, o->output);
         n = snprintf(out.final_path, sizeof out.final_path, "%s/%s", o->output, base);
     } else {
         n = snprintf(out.final_path, sizeof out.final_path, "%s", o->output);
+        out.to_stream = sk__path_kind(o->output) == SK_FILE_OTHER;
     }
     if (n < 0 || (size_t)n >= sizeof out.final_path)
         cli_usage_error("output path too long");
@@ -201,12 +310,16 @@ static void output_open(void)
         out.fd = 1;
         return;
     }
-    const char *slash = strrchr(out.final_path, '/');
-#ifdef _WIN32
-    const char *backslash = strrchr(out.final_path, '\\');
-    if (backslash != NULL && (slash == NULL || backslash > slash))
-        slash = backslash;
-#endif
+    if (out.to_stream) {
+        out.fd = sk__file_open_write_existing(out.final_path);
+        if (out.fd < 0) {
+            int err = out.fd;
+            out.fd = -1;
+            fail("cannot open '%s': %s", out.final_path, sk_strerror(err));
+        }
+        return;
+    }
+    const char *slash = sk__path_last_separator(out.final_path);
     int dir_len = slash ? (int)(slash - out.final_path) + 1 : 0;
     const char *base = out.final_path + dir_len;
     int n = snprintf(out.temp_path, sizeof out.temp_path, "%.*s.%s.sockit-XXXXXX", dir_len,
@@ -215,7 +328,7 @@ static void output_open(void)
         out.temp_path[0] = '\0';
         fail("output path too long");
     }
-    out.fd = sk_file_create_temp(out.temp_path);
+    out.fd = sk__file_create_temp(out.temp_path);
     if (out.fd < 0) {
         int err = out.fd;
         out.temp_path[0] = '\0';
@@ -226,7 +339,7 @@ static void output_open(void)
 static void output_write(const uint8_t *data, size_t len)
 {
     while (len > 0) {
-        long n = sk_fd_write(out.fd, data, len);
+        long n = sk__fd_write(out.fd, data, len);
         if (n < 0) {
             if (n == -EINTR && !interrupted)
                 continue;
@@ -243,11 +356,13 @@ static void output_commit(void)
 {
     if (out.to_stdout)
         return;
-    int rc = sk_fd_close(out.fd);
+    int rc = sk__fd_close(out.fd);
     out.fd = -1;
     if (rc < 0)
         fail("cannot write '%s': %s", out.final_path, sk_strerror(rc));
-    if ((rc = sk_file_rename(out.temp_path, out.final_path)) < 0)
+    if (out.to_stream)
+        return;
+    if ((rc = sk__file_rename(out.temp_path, out.final_path)) < 0)
         fail("cannot rename '%s' to '%s': %s", out.temp_path, out.final_path,
              sk_strerror(rc));
     out.temp_path[0] = '\0';
@@ -263,7 +378,7 @@ static long receive_some(sk_socket_t s, void *buf, size_t len, int timeout_ms)
     for (;;) {
         if (interrupted)
             return -EINTR;
-        int rc = sk_socket_wait(s, SK_WAIT_READ, timeout_ms);
+        int rc = sk__socket_wait(s, SK_WAIT_READ, timeout_ms);
         if (rc == 0)
             return -ETIMEDOUT;
         if (rc == -EINTR)
@@ -272,18 +387,6 @@ static long receive_some(sk_socket_t s, void *buf, size_t len, int timeout_ms)
             return rc;
         return sk_recv_some(s, buf, len);
     }
-}
-
-/* Printable text of an ERR message; a hostile server cannot send terminal
- * escapes through our stderr. */
-static void sanitize(const char *in, size_t len, char *dst, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 1 < cap; i++) {
-        unsigned char c = (unsigned char)in[i];
-        dst[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    dst[o] = '\0';
 }
 
 /* Read the header line into buf.  Returns the announced size; the body
@@ -317,7 +420,7 @@ static uint64_t read_header(sk_socket_t s, const struct get_options *o, uint8_t 
 
     if (line >= 4 && memcmp(text, "ERR ", 4) == 0) {
         char message[SERVER_MESSAGE_MAX + 1];
-        sanitize(text + 4, line - 4, message, sizeof message);
+        cli_vis(message, sizeof message, text + 4, line - 4, 0, NULL);
         fail("server refused '%s': %s", o->name, message);
     }
     /* "OK " then 1 to 20 digits, nothing else. */
@@ -333,7 +436,7 @@ static uint64_t read_header(sk_socket_t s, const struct get_options *o, uint8_t 
     }
     if (!digits_ok) {
         char shown[SERVER_MESSAGE_MAX + 1];
-        sanitize(text, line, shown, sizeof shown);
+        cli_vis(shown, sizeof shown, text, line, 0, NULL);
         fail("malformed reply from %s: '%s' (expected 'OK SIZE' or 'ERR MESSAGE')", o->host,
              shown);
     }
@@ -356,6 +459,7 @@ static uint64_t receive_body(sk_socket_t s, const struct get_options *o, uint64_
         output_write(buf, have);
         got = have;
     }
+    progress_show(got, size, 1);
     while (got < size) {
         uint64_t left = size - got;
         size_t want = left < BUFFER_SIZE ? (size_t)left : BUFFER_SIZE;
@@ -371,6 +475,7 @@ static uint64_t receive_body(sk_socket_t s, const struct get_options *o, uint64_
         }
         output_write(buf, (size_t)n);
         got += (uint64_t)n;
+        progress_show(got, size, got == size);
     }
     return got;
 }
@@ -396,13 +501,19 @@ int cmd_get(int argc, char **argv)
     choose_output(&o);
 
     sk_socket_t s;
-    int rc = sk_connect(o.host, o.port, SOCK_STREAM, o.timeout_ms, &s);
+    int rc = sk_connect_family(o.host, o.port, o.family, SOCK_STREAM, o.timeout_ms, &s);
     if (rc < 0)
-        cli_fail("cannot connect to %s port %s: %s", o.host, o.port, sk_strerror(rc));
+        cli_fail("cannot connect to %s%s%s: %s", o.host, o.port ? " port " : "",
+                 o.port ? o.port : "", sk_strerror(rc));
+    struct sk_addr peer;
+    if (o.verbose && sk_peer_addr(s, &peer) == 0)
+        cli_say_peer("connected to", &peer);
+    progress.on = o.progress;
+    progress.started_ms = sk_now_ms();
     /* From here on a temporary file may exist: catch the stop signals so
      * it is removed (the handlers only set a flag). */
-    if ((rc = sk_signal_set_flag(SIGINT, &interrupted)) < 0 ||
-        (rc = sk_signal_set_flag(SIGTERM, &interrupted)) < 0)
+    if ((rc = sk__signal_set_flag(SIGINT, &interrupted)) < 0 ||
+        (rc = sk__signal_set_flag(SIGTERM, &interrupted)) < 0)
         fail("cannot catch signals: %s", sk_strerror(rc));
     if ((rc = sk_set_timeouts(s, -1, o.timeout_ms)) < 0)
         fail("cannot set a send timeout: %s", sk_strerror(rc));
@@ -433,17 +544,19 @@ int cmd_get(int argc, char **argv)
     }
     expect_server_close(s, &o, size, buffer);
     output_commit();
+    progress_clear();
 
     /* The tutorial's last word; the file is already safe, so a server
      * that has gone away by now is only worth a warning. */
     rc = sk_send_all(s, CLOSING_MESSAGE, strlen(CLOSING_MESSAGE));
     if (rc < 0)
         cli_warn("could not send the closing message: %s", sk_strerror(rc));
-    sk_socket_close(s);
+    sk_close(s);
 
     double seconds = (double)(sk_now_ms() - start_ms) / 1000.0;
     double rate = seconds > 0 ? (double)size / 1e6 / seconds : 0.0;
-    fprintf(stderr, "%s: received %s: %" PRIu64 " bytes in %.3f s (%.1f MB/s)\n", cli_prog,
-            o.name, size, seconds, rate);
+    if (!o.quiet)
+        fprintf(stderr, "%s: received %s: %" PRIu64 " bytes in %.3f s (%.1f MB/s)\n",
+                cli_prog, o.name, size, seconds, rate);
     return 0;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cmd_lookup.c - `sockit lookup NAME|ADDRESS`: what the resolver says.
  *
@@ -25,7 +26,10 @@ static const char help_text[] =
     "  sockit lookup 127.0.0.1\n"
     "\n"
     "options:\n"
-    "  -h, --help   this text\n";
+    "      --trace[=FMT]  show the getaddrinfo() calls on stderr; FMT: text\n"
+    "                     or json\n"
+    "  -V, --version      print sockit's version\n"
+    "  -h, --help         this text\n";
 
 static int lookup_reverse(const char *address)
 {
@@ -59,13 +63,15 @@ static int lookup_forward(const char *name)
 int cmd_lookup(int argc, char **argv)
 {
     static const struct option options[] = {
+        CLI_TRACE_OPTION,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "h", options)) != -1) {
         switch (c) {
+        case CLI_OPT_TRACE: cli_trace_start(optarg); break;
         case 'h': cli_help(help_text);
         default: cli_bad_option(argc, argv);
         }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cmd_mcast.c - `sockit mcast send|recv`: the tutorial's news sender and
  * news receiver, for multicast groups and broadcast addresses.
@@ -19,6 +20,7 @@
 #include "sk_error.h"
 #include "sk_mcast.h"
 #include "sk_sock.h"
+#include "sk_trace.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -44,16 +46,18 @@ static const char help_text[] =
     "      --broadcast        GROUP is a broadcast address: set SO_BROADCAST\n"
     "recv options:\n"
     "      --count N          exit after N datagrams\n"
-    "      --timeout SEC      exit 1 if nothing arrives for SEC seconds\n"
+    "  -t, -w, --timeout SEC  exit 1 if nothing arrives for SEC seconds\n"
     "      --interface IF     join on this interface: a local IPv4 address or a name\n"
     "      --broadcast        receive broadcasts to PORT; join no group\n"
+    "      --trace[=FMT]      show each socket call and TCP's state on\n"
+    "                         stderr; FMT: text (default) or json\n"
+    "  -V, --version          print sockit's version\n"
     "  -h, --help             this text\n";
 
 /* Largest UDP payload (IPv6 jumbograms aside): 65535 - 8 header bytes. */
 #define MAX_DATAGRAM 65535
 
-enum { OPT_TTL = 256, OPT_INTERVAL, OPT_LOOP, OPT_INTERFACE, OPT_BROADCAST, OPT_COUNT,
-       OPT_TIMEOUT };
+enum { OPT_TTL = 256, OPT_INTERVAL, OPT_LOOP, OPT_INTERFACE, OPT_BROADCAST, OPT_COUNT };
 
 struct mcast_args {
     int sending;
@@ -80,14 +84,15 @@ static void parse_options(int argc, char **argv, struct mcast_args *a)
         { "interface", required_argument, NULL, OPT_INTERFACE },
         { "broadcast", no_argument, NULL, OPT_BROADCAST },
         { "count", required_argument, NULL, OPT_COUNT },
-        { "timeout", required_argument, NULL, OPT_TIMEOUT },
+        { "timeout", required_argument, NULL, 't' },
+        CLI_TRACE_OPTION,
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *send_only = NULL, *recv_only = NULL;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "t:w:h", options)) != -1) {
         switch (c) {
         case OPT_TTL:
             a->ttl = (int)cli_parse_long(optarg, 0, 255, "--ttl");
@@ -112,12 +117,14 @@ static void parse_options(int argc, char **argv, struct mcast_args *a)
             a->count = cli_parse_long(optarg, 1, CLI_COUNT_MAX, "--count");
             recv_only = "--count";
             break;
-        case OPT_TIMEOUT:
+        case 't':
+        case 'w':
             a->timeout_ms = cli_parse_seconds_ms(optarg, "--timeout");
             if (a->timeout_ms <= 0)
                 cli_usage_error("--timeout must be more than 0 seconds");
             recv_only = "--timeout";
             break;
+        case CLI_OPT_TRACE: cli_trace_start(optarg); break;
         case 'h': cli_help(help_text);
         default:
             /* A long-only option missing its value leaves its enum value
@@ -226,15 +233,22 @@ static int run_send(const struct mcast_args *a)
         cli_fail("cannot open a socket for %s: %s", a->group_text, sk_strerror(rc));
     configure_sender(s, a);
 
-    char *line = NULL;
-    size_t cap = 0;
+    /* Static, so the line stays reachable when send_failed() or cli_fail()
+     * exits from inside the loop (a sanitizer would report it leaked). */
+    static char *line;
+    static size_t cap;
     long sent = 0;
     long len;
-    while ((len = sk_getline(&line, &cap, in)) >= 0) {
+    while ((len = sk__getline(&line, &cap, in)) >= 0) {
         if (sent > 0 && a->interval_ms > 0)
-            sk_sleep_ms(a->interval_ms);
-        if (sendto(s, line, (size_t)len, 0, (const struct sockaddr *)&dest.ss, dest.len) < 0)
-            send_failed(a, sent + 1, (size_t)len, sk_socket_error());
+            sk__sleep_ms(a->interval_ms);
+        long n = (long)sendto(s, line, (size_t)len, 0, (const struct sockaddr *)&dest.ss,
+                              dest.len);
+        int err = n < 0 ? sk__socket_error() : 0;
+        sk_trace_datagram(s, "sendto", (size_t)len, n >= 0 ? n : err,
+                          (const struct sockaddr *)&dest.ss, line);
+        if (n < 0)
+            send_failed(a, sent + 1, (size_t)len, err);
         sent++;
     }
     if (ferror(in))
@@ -242,7 +256,7 @@ static int run_send(const struct mcast_args *a)
     free(line);
     if (in != stdin)
         fclose(in);
-    sk_socket_close(s);
+    sk_close(s);
     printf("sent %ld datagram%s to %s port %d\n", sent, sent == 1 ? "" : "s",
            a->group_text, a->port);
     return 0;
@@ -254,12 +268,17 @@ static sk_socket_t open_receiver(const struct mcast_args *a)
     struct sk_listen_config cfg;
     memset(&cfg, 0, sizeof cfg);
     /* Every address, so multicast and broadcast (which are addressed to
-     * the group or broadcast address, not to ours) are delivered.
-     * SO_REUSEADDR (sk_listen's default) lets several receivers on this
-     * host share the port, as every member of a group does. */
+     * the group or broadcast address, not to ours) are delivered.  Every
+     * member of a group binds the group's port, so several receivers on
+     * this host must share it: SO_REUSEADDR, set here because a server's
+     * datagram socket (sk_listen's default) must never share its port. */
+    static const char *const share_port[] = { "reuseaddr=on" };
     cfg.host = family == AF_INET6 ? "::" : "0.0.0.0";
     cfg.port = a->port_text;
     cfg.socktype = SOCK_DGRAM;
+    cfg.no_reuseaddr = 1; /* no exclusive use (Windows) before the sharing */
+    cfg.sockopts = share_port;
+    cfg.nsockopts = 1;
     sk_socket_t s;
     int rc = sk_listen(&cfg, &s, NULL);
     if (rc < 0)
@@ -287,12 +306,12 @@ static int run_recv(const struct mcast_args *a)
             a->broadcast ? "broadcast" : "multicast");
     fflush(stderr);
 
-    char *buf = malloc(MAX_DATAGRAM);
-    if (buf == NULL)
-        cli_fail("out of memory");
+    /* Static: cli_fail() exits from inside the loop, and a heap buffer
+     * would then be reported as leaked. */
+    static char buf[MAX_DATAGRAM];
     long received = 0;
     while (a->count == 0 || received < a->count) {
-        int rc = sk_socket_wait(s, SK_WAIT_READ, a->timeout_ms > 0 ? a->timeout_ms : -1);
+        int rc = sk__socket_wait(s, SK_WAIT_READ, a->timeout_ms > 0 ? a->timeout_ms : -1);
         if (rc == -EINTR)
             continue;
         if (rc < 0)
@@ -301,9 +320,10 @@ static int run_recv(const struct mcast_args *a)
             cli_fail("nothing arrived on %s port %d within %s", a->group_text, a->port,
                      seconds(a->timeout_ms));
         long n = (long)recv(s, buf, MAX_DATAGRAM, 0);
+        rc = n >= 0 ? 0 : sk__socket_error();
+        sk_trace_datagram(s, "recv", MAX_DATAGRAM, n >= 0 ? n : rc, NULL, buf);
         if (n < 0) {
-            rc = sk_socket_error();
-            if (rc == -EINTR || sk_error_would_block(rc))
+            if (rc == -EINTR || sk__error_would_block(rc))
                 continue;
             cli_fail("cannot receive: %s", sk_strerror(rc));
         }
@@ -314,10 +334,9 @@ static int run_recv(const struct mcast_args *a)
             cli_fail("cannot write to stdout: %s", strerror(errno));
         received++;
     }
-    free(buf);
     if (!a->broadcast)
         (void)sk_mcast_leave(s, (const struct sockaddr *)&a->group.ss, a->interface);
-    sk_socket_close(s);
+    sk_close(s);
     return 0;
 }
 

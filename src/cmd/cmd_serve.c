@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cmd_serve.c - `sockit serve SERVICE`: run a service on a model.
  *
@@ -25,15 +26,25 @@ static const char help_text[] =
     "       sockit serve file FILE [options]     serve one file for any name\n"
     "       sockit serve --service list | --model list\n"
     "\n"
-    "Run SERVICE on a concurrency MODEL until interrupted (Ctrl-C or SIGTERM).\n"
+    "Run SERVICE on a concurrency MODEL until interrupted (Ctrl-C, SIGTERM or SIGHUP).\n"
     "When ready it prints one line to stderr:\n"
     "  listening on ADDR port PORT (SERVICE, MODEL)\n"
     "\n"
+    "chat: each line goes to the other members as \"[sender] line\"; a member\n"
+    "is shown by its address until it sends \"/nick NAME\"; \"/who\" lists the\n"
+    "room, \"/help\" the commands (see 'sockit chat --help').\n"
+    "\n"
     "options:\n"
-    "  -l, --listen ADDR       address to bind: HOST, HOST:PORT or [V6]:PORT\n"
+    "  -l, --listen ADDR       address to bind: HOST, HOST:PORT or [V6]:PORT,\n"
+    "                          or unix:PATH for a Unix stream socket (no -p;\n"
+    "                          a stale socket file there is replaced, and the\n"
+    "                          file is removed at exit)\n"
     "                          (default: every address, IPv6 and IPv4)\n"
     "  -p, --port PORT         port number or service name; 0 picks a free port\n"
-    "                          (default: the service's well-known port)\n"
+    "                          (default: the service's well-known port; below\n"
+    "                          1024 needs root)\n"
+    "  -4, -6                  IPv4 or IPv6 only (without -l: 0.0.0.0 or an\n"
+    "                          IPv6-only ::)\n"
     "  -m, --model MODEL       concurrency model; 'list' shows them\n"
     "  -u, --udp               serve over UDP instead of TCP\n"
     "      --service list      show the services\n"
@@ -42,24 +53,37 @@ static const char help_text[] =
     "                          (default: the descriptor limit less 16)\n"
     "      --max-per-ip N      refuse connections beyond N at once from one\n"
     "                          address (default: no limit)\n"
-    "      --idle-timeout SEC  close connections silent for SEC seconds\n"
+    "  -t, -w, --idle-timeout SEC\n"
+    "                          close a connection idle for SEC seconds (blocking\n"
+    "                          models: no byte moved either way; event-loop\n"
+    "                          models: none received); iterative defaults to 30\n"
     "      --buffer BYTES      per-connection buffer; for UDP, the largest\n"
-    "                          datagram answered (default 65536)\n"
+    "                          datagram answered (default 64K)\n"
     "      --root DIR          file service: serve files from DIR only\n"
     "      --sendfile          file service: send with sendfile() (zero-copy)\n"
     "                          where the model can, instead of read + send\n"
-    "      --log FILE          append every received message to FILE\n"
+    "      --log FILE          append every received message to FILE ('-':\n"
+    "                          standard error)\n"
     "      --sockopt NAME=VAL  set a socket option on the listening socket\n"
     "                          (repeatable; 'sockit sockopt' lists the names)\n"
     "      --backlog N         listen queue length (default 511)\n"
     "      --workers N         pool: threads (default 8); event-loop models:\n"
     "                          loops on N threads sharing the port (default 1)\n"
     "      --edge              epoll: edge-triggered instead of level-triggered\n"
+    "      --no-reap           for teaching, fork model: never waitpid() the\n"
+    "                          children, so each ended one stays a zombie\n"
+    "                          (<defunct> in ps) until the server exits\n"
+    "  -k, --keep-open         keep serving after each client (the default;\n"
+    "                          --max-clients N stops after N)\n"
+    CLI_TRACE_HELP
     "  -q, --quiet             log warnings and errors only\n"
     "  -v, --verbose           also log dropped datagrams and other details\n"
-    "  -h, --help              this text\n";
+    "  -V, --version           print sockit's version\n"
+    "  -h, --help              this text\n"
+    "\n"
+    "Times take s or ms (2, 0.5, 500ms); sizes take K, M or G (64K).\n";
 
-static sk_flag_t stop_requested;
+static struct sk_stop stop_requested; /* its flag is set by the signal handler */
 static int log_threshold = SK_LOG_INFO;
 
 static void log_line(void *ctx, enum sk_log_level level, const char *message)
@@ -71,21 +95,25 @@ static void log_line(void *ctx, enum sk_log_level level, const char *message)
     char stamp[32], line[1200];
     time_t now = time(NULL);
     struct tm tm;
-    sk_localtime(now, &tm);
+    sk__localtime(now, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
     int n = snprintf(line, sizeof line, "%s %s: %s\n", stamp, names[level], message);
     if (n > 0) {
         size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
         /* One write per line: children and threads never interleave. */
-        (void)sk_fd_write(2, line, len);
+        (void)sk__fd_write(2, line, len);
     }
 }
 
 static void on_ready(void *ctx, const struct sk_server_info *info)
 {
     (void)ctx;
-    fprintf(stderr, "listening on %s port %d (%s, %s)\n", info->host, info->port,
-            info->service, info->model);
+    if (info->port < 0) /* a Unix socket: the host is "unix:PATH" */
+        fprintf(stderr, "listening on %s (%s, %s)\n", info->host, info->service,
+                info->model);
+    else
+        fprintf(stderr, "listening on %s port %d (%s, %s)\n", info->host, info->port,
+                info->service, info->model);
     fflush(stderr);
 }
 
@@ -123,8 +151,9 @@ static void list_services(void)
 }
 
 enum {
-    OPT_SERVICE = 256, OPT_MAX_CLIENTS, OPT_MAX_CONNS, OPT_MAX_PER_IP, OPT_IDLE, OPT_ROOT, OPT_LOG,
-    OPT_SOCKOPT, OPT_BACKLOG, OPT_BUFFER, OPT_WORKERS, OPT_EDGE, OPT_SENDFILE
+    OPT_SERVICE = 256, OPT_MAX_CLIENTS, OPT_MAX_CONNS, OPT_MAX_PER_IP, OPT_ROOT, OPT_LOG,
+    OPT_SOCKOPT, OPT_BACKLOG, OPT_BUFFER, OPT_WORKERS, OPT_EDGE, OPT_SENDFILE,
+    OPT_NO_REAP
 };
 
 int cmd_serve(int argc, char **argv)
@@ -138,7 +167,7 @@ int cmd_serve(int argc, char **argv)
         { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
         { "max-conns", required_argument, NULL, OPT_MAX_CONNS },
         { "max-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
-        { "idle-timeout", required_argument, NULL, OPT_IDLE },
+        { "idle-timeout", required_argument, NULL, 't' },
         { "root", required_argument, NULL, OPT_ROOT },
         { "sendfile", no_argument, NULL, OPT_SENDFILE },
         { "log", required_argument, NULL, OPT_LOG },
@@ -147,6 +176,9 @@ int cmd_serve(int argc, char **argv)
         { "buffer", required_argument, NULL, OPT_BUFFER },
         { "workers", required_argument, NULL, OPT_WORKERS },
         { "edge", no_argument, NULL, OPT_EDGE },
+        { "no-reap", no_argument, NULL, OPT_NO_REAP },
+        { "keep-open", no_argument, NULL, 'k' },
+        CLI_TRACE_OPTION,
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -159,11 +191,19 @@ int cmd_serve(int argc, char **argv)
     if (sockopts == NULL)
         cli_fail("out of memory");
 
-    int c;
+    int c, keep_open = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "l:p:m:uqvh", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "l:p:m:t:w:46kuqvh", options)) != -1) {
         switch (c) {
-        case 'l': listen_arg = optarg; break;
+        case 'l':
+            cli_refuse_option_as_value("-l", optarg, "an address",
+                                       "to listen on every address leave -l out, or write "
+                                       "-l 0.0.0.0 (or -l ::)");
+            listen_arg = optarg;
+            break;
+        case '4':
+        case '6': cli_set_family(&cfg.family, c); break;
+        case 'k': keep_open = 1; break;
         case 'p': port_arg = optarg; break;
         case 'm': cfg.model = optarg; break;
         case 'u': cfg.udp = 1; break;
@@ -180,7 +220,8 @@ int cmd_serve(int argc, char **argv)
         case OPT_MAX_PER_IP:
             cfg.max_per_ip = cli_parse_long(optarg, 1, 1L << 30, "--max-per-ip");
             break;
-        case OPT_IDLE: {
+        case 't':
+        case 'w': {
             int ms = cli_parse_seconds_ms(optarg, "--idle-timeout");
             if (ms <= 0)
                 cli_usage_error("--idle-timeout must be more than 0 seconds");
@@ -201,8 +242,10 @@ int cmd_serve(int argc, char **argv)
             cfg.workers = (int)cli_parse_long(optarg, 1, 1024, "--workers");
             break;
         case OPT_EDGE: cfg.edge = 1; break;
+        case OPT_NO_REAP: cfg.no_reap = 1; break;
+        case CLI_OPT_TRACE: cli_trace_start(optarg); break;
         case OPT_BUFFER:
-            cfg.buffer_size = (size_t)cli_parse_long(optarg, 64, 1L << 26, "--buffer");
+            cfg.buffer_size = (size_t)cli_parse_size(optarg, 64, 1L << 26, "--buffer");
             break;
         case OPT_BACKLOG:
             cfg.backlog = (int)cli_parse_long(optarg, 1, 65535, "--backlog");
@@ -211,6 +254,8 @@ int cmd_serve(int argc, char **argv)
         }
     }
     cfg.sockopts = sockopts;
+    if (keep_open && cfg.max_clients > 0)
+        cli_usage_error("-k keeps serving and --max-clients stops: give one");
 
     if (cfg.model != NULL && strcmp(cfg.model, "list") == 0) {
         free(sockopts);
@@ -249,7 +294,7 @@ int cmd_serve(int argc, char **argv)
             cli_usage_error("give either --root DIR or FILE, not both");
         const char *path = cfg.service_config.root ? cfg.service_config.root
                                                    : cfg.service_config.single_file;
-        int kind = sk_path_kind(path);
+        int kind = sk__path_kind(path);
         if (kind < 0)
             cli_fail("cannot serve '%s': %s", path, sk_strerror(kind));
         if (cfg.service_config.root && kind != SK_FILE_DIRECTORY)
@@ -264,7 +309,15 @@ int cmd_serve(int argc, char **argv)
 
     /* -l HOST[:PORT] and -p PORT; the port defaults to the service's own. */
     static char host[SK_HOSTLEN], port[SK_PORTLEN];
-    if (listen_arg != NULL) {
+    if (sk_addr_is_unix(listen_arg)) {
+        /* -l unix:PATH: a stream service on a Unix socket; no port. */
+        if (port_arg != NULL)
+            cli_usage_error("-p does not apply to a Unix socket (-l %s)", listen_arg);
+        if (cfg.udp)
+            cli_usage_error("-u does not apply to a Unix socket (stream services only)");
+        snprintf(host, sizeof host, "%s", listen_arg);
+        snprintf(port, sizeof port, "0");
+    } else if (listen_arg != NULL) {
         if (sk_addr_split(listen_arg, host, sizeof host, port, sizeof port) < 0)
             cli_usage_error("malformed address '%s' (expected HOST, HOST:PORT or [V6]:PORT)",
                             listen_arg);
@@ -293,8 +346,13 @@ int cmd_serve(int argc, char **argv)
     cfg.stop = &stop_requested;
     cfg.service_config.chat_output_cap = 1 << 20;
 
-    sk_signal_set_flag(SIGINT, &stop_requested);
-    sk_signal_set_flag(SIGTERM, &stop_requested);
+    sk__signal_set_flag(SIGINT, &stop_requested.flag);
+    sk__signal_set_flag(SIGTERM, &stop_requested.flag);
+#ifdef SIGHUP
+    /* A closed terminal sends SIGHUP: stop as cleanly as on SIGTERM
+     * (Windows has no SIGHUP; its console close event sets the flag). */
+    sk__signal_set_flag(SIGHUP, &stop_requested.flag);
+#endif
 
     /* A model this machine cannot run (iocp on Linux, uring where the
      * kernel lacks it) is a runtime failure: the same command works
@@ -308,6 +366,18 @@ int cmd_serve(int argc, char **argv)
     if (rc == SK_EUNSUPPORTED)
         cli_usage_error("%s", why);
     if (rc < 0) {
+        if (why == sk_why_listen && sk_addr_is_unix(cfg.host))
+            cli_fail("cannot listen on %s: %s", cfg.host,
+                     rc == SK_ENOTAVAIL ? "Unix domain sockets are not supported on this platform"
+                                        : sk_strerror(rc));
+        /* Ports below 1024 are root's on Linux (unless the kernel was
+         * told otherwise); say what works instead. */
+        int p = sk_addr_is_unix(cfg.host) ? 0
+                                          : sk_port_parse(port, cfg.udp ? SOCK_DGRAM : SOCK_STREAM);
+        if (why == sk_why_listen && sk_error_is(rc, EACCES) && p > 0 && p < 1024)
+            cli_fail("cannot listen on %s port %s: %s; ports below 1024 need root: use -p 0 "
+                     "for any free port, or a port above 1023", cfg.host ? cfg.host : "*", port,
+                     sk_strerror(rc));
         if (why == sk_why_listen)
             cli_fail("cannot listen on %s port %s: %s", cfg.host ? cfg.host : "*", port,
                      sk_strerror(rc));

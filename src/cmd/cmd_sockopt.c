@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cmd_sockopt.c - `sockit sockopt [-u] [NAME[=VALUE]...]`: the options of
  * a fresh socket, and what the kernel makes of a change.
@@ -39,7 +40,9 @@ static const char help_text[] =
     "\n"
     "options:\n"
     "  -u, --udp    a UDP socket instead of TCP\n"
+    "  -4, --ipv4   an IPv4 socket (the default)\n"
     "  -6, --ipv6   an IPv6 socket instead of IPv4\n"
+    "  -V, --version  print sockit's version\n"
     "  -h, --help   this text\n";
 
 #define VALUE_LEN 64
@@ -47,16 +50,8 @@ static const char help_text[] =
 /* The number a size value asks for (64K = 65536), or -1. */
 static long requested_size(const char *value)
 {
-    char *end;
-    errno = 0;
-    long n = strtol(value, &end, 10);
-    if (end == value || errno != 0 || n < 0)
-        return -1;
-    if (*end == 'k' || *end == 'K')
-        return n * 1024;
-    if (*end == 'm' || *end == 'M')
-        return n * 1024 * 1024;
-    return *end == '\0' ? n : -1;
+    uint64_t n;
+    return sk__parse_size(value, 0x7fffffff, &n) == 0 ? (long)n : -1;
 }
 
 static void check_argument(const char *arg)
@@ -153,21 +148,25 @@ int cmd_sockopt(int argc, char **argv)
 {
     static const struct option options[] = {
         { "udp", no_argument, NULL, 'u' },
+        { "ipv4", no_argument, NULL, '4' },
         { "ipv6", no_argument, NULL, '6' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    int udp = 0, family = AF_INET;
+    int udp = 0, family = AF_UNSPEC;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "u6h", options, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "u46h", options)) != -1) {
         switch (c) {
         case 'u': udp = 1; break;
-        case '6': family = AF_INET6; break;
+        case '4':
+        case '6': cli_set_family(&family, c); break;
         case 'h': cli_help(help_text);
         default: cli_bad_option(argc, argv);
         }
     }
+    if (family == AF_UNSPEC)
+        family = AF_INET;
     for (int i = optind; i < argc; i++)
         check_argument(argv[i]);
 
@@ -175,7 +174,7 @@ int cmd_sockopt(int argc, char **argv)
     sk_socket_t s = socket(family, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
     if (s == SK_INVALID_SOCKET)
         cli_fail("cannot open a %s %s socket: %s", family == AF_INET6 ? "IPv6" : "IPv4",
-                 type_name, sk_strerror(sk_socket_error()));
+                 type_name, sk_strerror(sk__socket_error()));
 
     printf("a fresh %s %s socket:\n", family == AF_INET6 ? "IPv6" : "IPv4", type_name);
     list_options(s);

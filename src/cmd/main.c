@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * main.c - the sockit command: one binary, one subcommand per job.
  */
@@ -7,10 +8,6 @@
 
 #include <stdio.h>
 #include <string.h>
-
-#ifndef SOCKIT_VERSION
-#define SOCKIT_VERSION "0.1.0"
-#endif
 
 struct subcommand {
     const char *name;
@@ -23,6 +20,9 @@ static const struct subcommand subcommands[] = {
     { "echo", cmd_echo, "echo client over TCP or UDP" },
     { "get", cmd_get, "fetch a file from a 'file' server (half-close transfer)" },
     { "chat", cmd_chat, "join a chat server" },
+    { "connect", cmd_connect, "netcat: stdin to a TCP/UDP/Unix socket and back, half-close right" },
+    { "listen", cmd_listen, "netcat's other end: take one connection (or more, -k) and relay" },
+    { "time", cmd_time, "ask a time server (RFC 868) and show the offset from our clock" },
     { "lookup", cmd_lookup, "resolve a name to addresses, or an address to a name" },
     { "addr", cmd_addr, "show an address in dotted, network and host byte order" },
     { "sockopt", cmd_sockopt, "show and set socket options on a fresh socket" },
@@ -38,7 +38,8 @@ static void usage(FILE *out)
     fprintf(out, "usage: sockit COMMAND [ARGS...]\n\ncommands:\n");
     for (size_t i = 0; i < NSUB; i++)
         fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
-    fprintf(out, "\n'sockit COMMAND --help' explains each one.\n"
+    fprintf(out, "\n'sockit COMMAND --help' explains each one; 'sockit -V' (or --version,\n"
+                 "after any command too) prints the version.\n"
                  "Exit status: 0 success, 1 runtime failure, 2 usage error.\n");
 }
 
@@ -53,7 +54,10 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (strcmp(argv[1], "--version") == 0) {
+    /* -V after a subcommand is its own option (cli_getopt); this also
+     * catches "sockit SUBCOMMAND -V" for those that parse their own. */
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0 ||
+        (argc == 3 && (strcmp(argv[2], "--version") == 0 || strcmp(argv[2], "-V") == 0))) {
         printf("sockit %s\n", SOCKIT_VERSION);
         return 0;
     }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz.h - what the libFuzzer harnesses in tests/fuzz/ share: the entry
  * points' prototypes, a check that aborts with a message (libFuzzer saves

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_addr.c - the address text parsers of sk_addr.c.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_datagram.c - the UDP path: the loop guard, the reflection guard and
  * every service's on_datagram.
@@ -8,7 +9,7 @@
  * in which the source sends the datagram, the reply it got, or a fresh
  * one.  They go to sk_datagram_guard alone, to each UDP service's
  * on_datagram with a reply buffer of exactly the fuzzed capacity (ASan
- * sees a write past it), and through sk_datagram_handle on a server put
+ * sees a write past it), and through sk__datagram_handle on a server put
  * together here (no socket): guard, reflection guard, service.
  *
  * Asserts (the rule is sk_service.h's comment on on_datagram):
@@ -21,11 +22,14 @@
  *     datagram.  Echo answers with the request itself (cut to the buffer),
  *     chargen with min(request, 512, buffer) bytes of its pattern, discard
  *     never; TCP-only services have no on_datagram.
- *   - sk_datagram_handle answers nothing that the guard drops or that was
- *     truncated, counts every datagram, answers what the service itself
- *     answers, and, when a peer keeps sending our last reply back (within
- *     the guard's one-second window), answers REFLECT_LIMIT (8) of those
- *     reflections and drops the rest.
+ *   - sk__datagram_handle answers nothing that the guard drops or that was
+ *     truncated, counts every datagram, and answers only what the service
+ *     itself answers.  One source sending again and again within the
+ *     reply guard's one-second window is answering us: whatever it sends
+ *     (our reply back, or the same request again, which for echo is the
+ *     same thing), it gets the first answer and at most LOOP_BURST (8)
+ *     more in the first LOOP_INTERVAL_MS, and no more than AMPLIFY_BURST
+ *     replies longer than their request.
  *
  * Why: a UDP server answers forged sources; a reply longer than its
  * request makes it an amplifier, and a guard that misses a case lets two
@@ -38,7 +42,9 @@
 #include <string.h>
 #include <time.h>
 
-#define REFLECT_LIMIT 8
+#define LOOP_BURST 8
+#define LOOP_INTERVAL_MS 2000
+#define AMPLIFY_BURST 5
 #define CHARGEN_UDP_MAX 512
 #define DAYTIME_MAX 64
 
@@ -59,7 +65,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                    "%s: UDP flag and on_datagram disagree", svc->name);
         /* The file service needs a root; it has no datagrams anyway. */
         if (svc->on_datagram != NULL)
-            FUZZ_CHECK(sk_instance_open(&instances[nservices], svc, &no_config, NULL) == 0,
+            FUZZ_CHECK(sk__instance_open(&instances[nservices], svc, &no_config, NULL) == 0,
                        "%s: instance", svc->name);
     }
     return 0;
@@ -179,16 +185,6 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* What the reflection guard takes for "the same datagram": the same
- * length and bytes, only the first and last 64 of them when it is longer
- * than 128 (sk_datagram.c samples these). */
-static int same_sample(const uint8_t *a, const uint8_t *b, size_t len)
-{
-    if (len <= 128)
-        return memcmp(a, b, len) == 0;
-    return memcmp(a, b, 64) == 0 && memcmp(a + len - 64, b + len - 64, 64) == 0;
-}
-
 /* rounds datagrams from one source to service i: round 0 sends in, a
  * later round sends back the last reply (a reflecting peer) when its bit
  * in reflect_mask is set, else in again. */
@@ -206,14 +202,14 @@ static void check_server(size_t i, const struct sockaddr *from, int own_port, si
     srv.instance = instances[i];
     srv.port = own_port;
     srv.buffer_size = bufsize;
-    FUZZ_CHECK(sk_reflect_open(&srv.reflect) == 0, "reflect");
+    FUZZ_CHECK(sk__reflect_open(&srv.reflect) == 0, "reflect");
 
     uint8_t *reply = malloc(bufsize), *last = malloc(bufsize), *direct = malloc(bufsize);
     FUZZ_CHECK(reply != NULL && last != NULL && direct != NULL, "out of memory");
     size_t last_len = 0;
     int guarded = sk_datagram_guard(from, own_port) != NULL;
     int timed = strcmp(svc->name, "time") == 0 || strcmp(svc->name, "daytime") == 0;
-    unsigned reflections = 0;
+    unsigned answered = 0, amplified = 0;
     int exact = 1; /* the model below knows the guard's count */
     uint64_t start = now_ms();
 
@@ -226,7 +222,7 @@ static void check_server(size_t i, const struct sockaddr *from, int own_port, si
         }
         int truncated = dlen > bufsize;
         size_t n = 12345;
-        sk_datagram_handle(&srv, d, dlen, truncated, from, reply, &n);
+        sk__datagram_handle(&srv, d, dlen, truncated, from, reply, &n);
         FUZZ_CHECK(srv.stats.datagrams == r + 1, "datagram count");
         FUZZ_CHECK(n <= bufsize, "%zu-byte reply in a %zu-byte buffer", n, bufsize);
         if (guarded || truncated) {
@@ -234,28 +230,36 @@ static void check_server(size_t i, const struct sockaddr *from, int own_port, si
                        guarded ? "guard" : "truncated");
             continue;
         }
-        /* Past the reflection window the count restarts; the model
-         * cannot follow, so it only checks replies from then on. */
-        exact = exact && now_ms() - start < 500;
-        int reflected = last_len > 0 && dlen == last_len && same_sample(d, last, dlen);
-        reflections = reflected ? reflections + 1 : 0;
-        if (exact && reflections > REFLECT_LIMIT) {
-            FUZZ_CHECK(n == 0, "%s answered reflection %u", svc->name, reflections);
-            continue;
+        /* Past the first refill of the guard's bucket the count changes;
+         * the model only checks replies from then on. */
+        exact = exact && now_ms() - start < LOOP_INTERVAL_MS / 2;
+        if (n > 0) {
+            answered++;
+            amplified += n > dlen;
         }
-        if (n > 0 || exact)
+        if (exact) {
+            FUZZ_CHECK(answered <= 1 + LOOP_BURST, "%s answered %u datagrams in a row",
+                       svc->name, answered);
+            FUZZ_CHECK(amplified <= AMPLIFY_BURST, "%s amplified %u replies", svc->name,
+                       amplified);
+        }
+        size_t want = svc->on_datagram(&instances[i], d, dlen, direct, bufsize);
+        if (n > 0)
             check_reply(svc, d, dlen, reply, n, bufsize);
-        if (exact && !timed) {
-            size_t want = svc->on_datagram(&instances[i], d, dlen, direct, bufsize);
+        if (n > 0 && !timed)
             FUZZ_CHECK(n == want, "%s: %zu bytes through the server, %zu direct", svc->name, n,
                        want);
-        }
+        /* A withheld reply needs a reason the guard has: the loop bucket
+         * is empty, or the reply would be longer than its request. */
+        if (exact && n == 0 && want > 0)
+            FUZZ_CHECK(answered >= 1 + LOOP_BURST || want > dlen,
+                       "%s withheld reply %u to a %zu-byte datagram", svc->name, r, dlen);
         if (n > 0) {
             memcpy(last, reply, n);
             last_len = n;
         }
     }
-    sk_reflect_close(srv.reflect);
+    sk__reflect_close(srv.reflect);
     free(reply);
     free(last);
     free(direct);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_svc_file.c - the file service (svc_file.c) against a hostile client.
  *
@@ -62,7 +63,7 @@
 #error "this harness needs SYS_openat2 (Linux headers >= 5.6)"
 #endif
 
-extern const struct sk_service sk_service_file;
+extern const struct sk_service sk__service_file;
 
 static const char SECRET[] = "SECRET-beside-the-root-2f9c41\n";
 #define SECRET_PROBE 12 /* a leak of even the first bytes is caught */
@@ -255,7 +256,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     configs[MODE_SINGLE].single_file = single_path;
     for (int m = 0; m < MODES; m++) {
         hide_openat2 = m == MODE_WALK;
-        FUZZ_CHECK(sk_instance_open(&instances[m], &sk_service_file, &configs[m], &logger) == 0,
+        FUZZ_CHECK(sk__instance_open(&instances[m], &sk__service_file, &configs[m], &logger) == 0,
                    "instance %d", m);
     }
     hide_openat2 = 0;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_svc_stream.c - the stream services that read what peers send:
  * echo, discard, chargen, daytime, time, hello and chat.
@@ -13,8 +14,9 @@
  *
  * Asserts:
  *   - on_data never reports more bytes than it was offered, and only echo
- *     writes from on_data (chat writes to the other members, never to the
- *     sender): what a peer sends cannot make these services talk.
+ *     writes from on_data (chat posts, and what it posts is checked
+ *     against the model below): what a peer sends cannot make these
+ *     services talk.
  *   - echo: the output equals the input exactly, byte for byte, however
  *     it was cut and however small the output.
  *   - discard: writes nothing, ever.
@@ -28,11 +30,12 @@
  *     at most one 16 KiB chunk that fits the output; nothing after the
  *     peer's half-close.
  *   - chat: every member receives exactly the byte stream a reference
- *     model of the room predicts (welcome, joined, "[peer] line" for the
- *     others' lines cut at 4,096 bytes with "\r\n" stripped, left), or a
+ *     model of the room predicts (welcome, joined, "[label] line" for the
+ *     others' lines cut at 4,096 bytes with "\r\n" stripped, left; the
+ *     commands /nick, /who, /help and their replies, "//" text), or a
  *     prefix of it ending where it was dropped for a full output.  So a
- *     member receives at most, per byte another member sent, one line of
- *     prefix + 1 bytes (a lone "\n"), and never its own lines.
+ *     member never receives its own lines, and only the server's bounded
+ *     replies to its own commands.
  *
  * Why: these state machines run on every model and take bytes straight
  * from the network; the bounds are what keeps a peer from making the
@@ -42,15 +45,16 @@
 #include "fuzz.h"
 
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
-extern const struct sk_service sk_service_echo, sk_service_discard, sk_service_chargen,
-    sk_service_daytime, sk_service_time, sk_service_hello, sk_service_chat;
+extern const struct sk_service sk__service_echo, sk__service_discard, sk__service_chargen,
+    sk__service_daytime, sk__service_time, sk__service_hello, sk__service_chat;
 
 enum { ECHO, DISCARD, CHARGEN, DAYTIME, TIME, HELLO, CHAT, NSERVICES };
 static const struct sk_service *const services[NSERVICES] = {
-    &sk_service_echo, &sk_service_discard, &sk_service_chargen, &sk_service_daytime,
-    &sk_service_time, &sk_service_hello, &sk_service_chat,
+    &sk__service_echo, &sk__service_discard, &sk__service_chargen, &sk__service_daytime,
+    &sk__service_time, &sk__service_hello, &sk__service_chat,
 };
 
 #define MAX_MEMBERS 3
@@ -96,6 +100,8 @@ struct member {
     /* chat reference model */
     int joined;
     int pending_cr;
+    int kind;              /* L_* */
+    char name[129];        /* "" until /nick */
     size_t line_len;
     uint8_t line[CHAT_LINE_MAX];
     struct bytes expect;   /* what this member should have received */
@@ -115,6 +121,15 @@ static int member_live(const struct member *m)
 
 /* ---- chat: the reference model ----------------------------------------- */
 
+/* The line being collected, as the service classes it by its first two
+ * bytes ("/" a command, "//" text that starts with "/"). */
+enum { L_EMPTY, L_SLASH, L_TEXT, L_COMMAND, L_SKIP };
+
+static const char *label(const struct member *m)
+{
+    return m->name[0] ? m->name : m->f.session.peer;
+}
+
 static void chat_broadcast(const struct member *from, const struct bytes *text)
 {
     for (int i = 0; i < nmembers; i++)
@@ -122,44 +137,194 @@ static void chat_broadcast(const struct member *from, const struct bytes *text)
             bytes_add(&members[i].expect, text->p, text->len);
 }
 
-static void chat_deliver(struct member *m)
+static void chat_tell(struct member *m, const char *text)
+{
+    bytes_str(&m->expect, text);
+}
+
+static void chat_relay(struct member *m)
 {
     struct bytes text = { 0 };
     bytes_str(&text, "[");
-    bytes_str(&text, m->f.session.peer);
+    bytes_str(&text, label(m));
     bytes_str(&text, "] ");
     bytes_add(&text, m->line, m->line_len);
     bytes_str(&text, "\n");
-    if (!m->f.aborted) /* a dropped member's lines go nowhere */
-        chat_broadcast(m, &text);
+    chat_broadcast(m, &text);
     free(text.p);
     m->line_len = 0;
 }
 
+/* The name rule, from the spec: 1-32 characters of well-formed UTF-8,
+ * none a control, space, "[", "]", ":" or an invisible character, not
+ * "server"; unique ignoring ASCII case. */
+static int model_invisible(unsigned long c)
+{
+    static const unsigned long ranges[][2] = {
+        { 0x80, 0xa0 }, { 0xad, 0xad }, { 0x34f, 0x34f }, { 0x115f, 0x1160 },
+        { 0x1680, 0x1680 }, { 0x180e, 0x180e }, { 0x2000, 0x200f }, { 0x2028, 0x202f },
+        { 0x205f, 0x206f }, { 0x3000, 0x3000 }, { 0x3164, 0x3164 }, { 0xfe00, 0xfe0f },
+        { 0xfeff, 0xfeff }, { 0xffa0, 0xffa0 }, { 0xfff0, 0xffff }, { 0xe0000, 0xe0fff },
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (c >= ranges[i][0] && c <= ranges[i][1])
+            return 1;
+    return 0;
+}
+
+static int model_name_valid(const uint8_t *p, size_t len)
+{
+    static const unsigned long min_of[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+    size_t chars = 0;
+    for (size_t i = 0; i < len; chars++) {
+        size_t n = p[i] < 0x80 ? 1 : (p[i] & 0xe0) == 0xc0 ? 2 : (p[i] & 0xf0) == 0xe0 ? 3
+                 : (p[i] & 0xf8) == 0xf0 ? 4 : 0;
+        if (n == 0 || i + n > len)
+            return 0;
+        unsigned long c = n == 1 ? p[i] : p[i] & (0x7fu >> n);
+        for (size_t k = 1; k < n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return 0;
+            c = c << 6 | (p[i + k] & 0x3fu);
+        }
+        if (c < min_of[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+            return 0; /* overlong, too large, a surrogate */
+        if (c <= ' ' || c == 0x7f || c == '[' || c == ']' || c == ':' || model_invisible(c))
+            return 0;
+        i += n;
+    }
+    return chars >= 1 && chars <= 32 && !(len == 6 && strncasecmp((const char *)p, "server", 6) == 0);
+}
+
+static void chat_nick(struct member *m, const uint8_t *name, size_t len)
+{
+    char text[512];
+    if (len == 0) {
+        chat_tell(m, "[server] usage: /nick NAME\n");
+        return;
+    }
+    if (!model_name_valid(name, len)) {
+        chat_tell(m, "[server] invalid name: use 1-32 printable characters, no spaces, "
+                     "[ ] or :, and not 'server'\n");
+        return;
+    }
+    if (strlen(m->name) == len && memcmp(m->name, name, len) == 0) {
+        snprintf(text, sizeof text, "[server] you are already %s\n", m->name);
+        chat_tell(m, text);
+        return;
+    }
+    for (int i = 0; i < nmembers; i++) {
+        if (&members[i] != m && members[i].joined && strlen(members[i].name) == len &&
+            strncasecmp(members[i].name, (const char *)name, len) == 0) {
+            snprintf(text, sizeof text, "[server] name '%.*s' is taken\n", (int)len, name);
+            chat_tell(m, text);
+            return;
+        }
+    }
+    snprintf(text, sizeof text, "* %s is now %.*s\n", label(m), (int)len, name);
+    memcpy(m->name, name, len);
+    m->name[len] = '\0';
+    struct bytes notice = { (uint8_t *)text, strlen(text), 0 };
+    chat_broadcast(NULL, &notice);
+}
+
+static void chat_command(struct member *m)
+{
+    const uint8_t *line = m->line;
+    size_t len = m->line_len, word = 0, arg, end = len;
+    while (word < len && line[word] != ' ')
+        word++;
+    for (arg = word; arg < len && line[arg] == ' '; arg++)
+        ;
+    while (end > arg && line[end - 1] == ' ')
+        end--;
+#define IS(cmd) (word == strlen(cmd) && memcmp(line, cmd, word) == 0)
+    if (IS("/nick")) {
+        chat_nick(m, line + arg, end - arg);
+    } else if (IS("/who")) {
+        char text[512];
+        int here = 0;
+        /* m was live when its byte came; its replies may drop it since. */
+        for (int i = 0; i < nmembers; i++)
+            here += members[i].joined && (&members[i] == m || !members[i].f.aborted);
+        snprintf(text, sizeof text, "[server] %d here:\n", here);
+        chat_tell(m, text);
+        for (int i = 0; i < nmembers; i++) { /* the oldest first */
+            const struct member *o = &members[i];
+            if (!o->joined || (o != m && o->f.aborted))
+                continue;
+            if (o->name[0])
+                snprintf(text, sizeof text, "[server]   %s at %s%s\n", o->name,
+                         o->f.session.peer, o == m ? " (you)" : "");
+            else
+                snprintf(text, sizeof text, "[server]   %s%s\n", o->f.session.peer,
+                         o == m ? " (you)" : "");
+            chat_tell(m, text);
+        }
+    } else if (IS("/help")) {
+        chat_tell(m,
+            "[server] commands (a line that starts with / is for the server, not the room):\n"
+            "[server]   /nick NAME  be shown as NAME: 1-32 printable characters, no spaces, [ ] or :\n"
+            "[server]   /who        who is here\n"
+            "[server]   /help       this list\n"
+            "[server]   //text      send the line /text to the room\n");
+    } else {
+        chat_tell(m, "[server] unknown command; try /nick NAME, /who or /help "
+                     "(// starts a line with /)\n");
+    }
+#undef IS
+}
+
+static void chat_end_line(struct member *m)
+{
+    if (m->kind == L_SLASH || m->kind == L_COMMAND)
+        chat_command(m);
+    else if (m->kind != L_SKIP)
+        chat_relay(m);
+    m->line_len = 0;
+    m->kind = L_EMPTY;
+}
+
 static void chat_append(struct member *m, uint8_t c)
 {
-    if (m->line_len == CHAT_LINE_MAX)
-        chat_deliver(m);
+    if (m->kind == L_EMPTY) {
+        m->kind = c == '/' ? L_SLASH : L_TEXT;
+    } else if (m->kind == L_SLASH) {
+        m->kind = c == '/' ? L_TEXT : L_COMMAND;
+        if (c == '/')
+            return; /* "//": one "/" goes */
+    } else if (m->kind == L_SKIP) {
+        return;
+    }
+    if (m->line_len == CHAT_LINE_MAX) {
+        if (m->kind == L_COMMAND) {
+            chat_tell(m, "[server] unknown command (longer than 4096 bytes)\n");
+            m->kind = L_SKIP;
+            m->line_len = 0;
+            return;
+        }
+        chat_relay(m);
+    }
     m->line[m->line_len++] = c;
 }
 
-static void chat_model_data(struct member *m, const uint8_t *p, size_t n)
+/* One byte from m, which was live before it (the harness feeds chat a
+ * byte at a time: a reply to m can drop m in the middle of a piece). */
+static void chat_model_byte(struct member *m, uint8_t c)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == '\n') {
-            m->pending_cr = 0;
-            chat_deliver(m);
-            continue;
-        }
-        if (m->pending_cr) {
-            m->pending_cr = 0;
-            chat_append(m, '\r');
-        }
-        if (p[i] == '\r')
-            m->pending_cr = 1;
-        else
-            chat_append(m, p[i]);
+    if (c == '\n') {
+        m->pending_cr = 0;
+        chat_end_line(m);
+        return;
     }
+    if (m->pending_cr) {
+        m->pending_cr = 0;
+        chat_append(m, '\r');
+    }
+    if (c == '\r')
+        m->pending_cr = 1;
+    else
+        chat_append(m, c);
 }
 
 static void chat_model_leave(struct member *m)
@@ -169,7 +334,7 @@ static void chat_model_leave(struct member *m)
     m->joined = 0;
     struct bytes text = { 0 };
     bytes_str(&text, "* ");
-    bytes_str(&text, m->f.session.peer);
+    bytes_str(&text, label(m));
     bytes_str(&text, " left\n");
     chat_broadcast(m, &text);
     free(text.p);
@@ -204,6 +369,12 @@ static void chat_check(void)
         if (!m->open)
             continue;
         size_t got = m->f.all_len;
+        if (got > m->checked && (got > m->expect.len ||
+                                 memcmp(m->f.all + m->checked, m->expect.p + m->checked,
+                                        got - m->checked) != 0)) /* show what differs */
+            fprintf(stderr, "received:\n%.*s\npredicted:\n%.*s\n", (int)(got - m->checked),
+                    (const char *)m->f.all + m->checked, (int)(m->expect.len - m->checked),
+                    (const char *)m->expect.p + m->checked);
         FUZZ_CHECK(got <= m->expect.len, "%s received %zu bytes, %zu predicted",
                    m->f.session.peer, got, m->expect.len);
         FUZZ_CHECK(got == m->checked ||
@@ -348,9 +519,26 @@ static void pump(struct member *m, int allow_chargen)
     fake_take(&m->f);
 }
 
+/* Chat takes every byte at once; one at a time, so that the model knows
+ * each byte's sender was live when it came. */
+static void feed_chat(struct member *m, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n && member_live(m); i++) {
+        size_t used = fake_feed(&m->f, p + i, 1);
+        FUZZ_CHECK(used == 1, "chat took %zu of 1 byte", used);
+        bytes_add(&m->input, p + i, 1);
+        chat_model_byte(m, p[i]);
+        chat_check();
+    }
+}
+
 static void feed(struct member *m, const uint8_t *p, size_t n)
 {
     size_t off = 0;
+    if (service == CHAT) {
+        feed_chat(m, p, n);
+        return;
+    }
     int stalled = 0;
     while (off < n && member_live(m)) {
         size_t before = m->f.all_len;
@@ -363,8 +551,6 @@ static void feed(struct member *m, const uint8_t *p, size_t n)
             FUZZ_CHECK(wrote == 0, "%s wrote %zu bytes from on_data", services[service]->name,
                        wrote);
         bytes_add(&m->input, p + off, used);
-        if (service == CHAT)
-            chat_model_data(m, p + off, used);
         off += used;
         if (used > 0) {
             stalled = 0;
@@ -376,8 +562,6 @@ static void feed(struct member *m, const uint8_t *p, size_t n)
             pump(m, 1);
         }
     }
-    if (service == CHAT)
-        chat_check();
 }
 
 static void half_close(struct member *m)
@@ -387,7 +571,7 @@ static void half_close(struct member *m)
     m->eof = 1;
     if (service == CHAT) {
         if (m->line_len > 0)
-            chat_deliver(m);
+            chat_end_line(m);
         m->pending_cr = 0;
         chat_model_leave(m);
     }
@@ -416,7 +600,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * every input keeps runs reproducible. */
     srand(1);
     if (service == CHAT) {
-        FUZZ_CHECK(sk_instance_open(&chat_room, &sk_service_chat, NULL, NULL) == 0, "chat");
+        FUZZ_CHECK(sk__instance_open(&chat_room, &sk__service_chat, NULL, NULL) == 0, "chat");
         for (int i = 0; i < nmembers; i++)
             chat_open_member(i);
         chat_check();
@@ -452,7 +636,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             members[i].open = 0;
             chat_check();
         }
-        sk_instance_close(&chat_room);
+        sk__instance_close(&chat_room);
     } else {
         check_single(&members[0]);
         if (members[0].eof && service == CHARGEN) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fake_session.c - a buffer-backed sk_session for unit tests.
  */
@@ -84,7 +85,7 @@ void fake_open(struct fake_session *f, const struct sk_service *svc,
     memset(f, 0, sizeof *f);
     if (config)
         f->config = *config;
-    if (sk_instance_open(&f->instance, svc, &f->config, NULL) != 0)
+    if (sk__instance_open(&f->instance, svc, &f->config, NULL) != 0)
         abort();
     f->opened = 1;
     init(f, &f->instance, cap);
@@ -158,7 +159,7 @@ void fake_close(struct fake_session *f)
         svc->on_close(&f->session);
     free(f->session.state);
     if (f->opened)
-        sk_instance_close(&f->instance);
+        sk__instance_close(&f->instance);
     free(f->out);
     free(f->all);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fake_session.h - a session that is only a buffer, for feeding services
  * in unit tests.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Address splitting, port parsing and formatting: every form and every
  * malformed one. */
 #include "sk_addr.h"
@@ -97,4 +98,33 @@ TEST(addr_resolve_numeric_and_errors)
     CHECK_INT(sk_addr_resolve("127.0.0.1", "99999", AF_UNSPEC, SOCK_STREAM, 0, &ai), SK_EPORT);
     CHECK_INT(sk_addr_resolve("[::1]", "7", AF_UNSPEC, SOCK_STREAM, 0, &ai), SK_EADDRSYNTAX);
     CHECK_INT(sk_addr_resolve("::1", "7", AF_INET, SOCK_STREAM, 0, &ai) < 0, 1);
+}
+
+TEST(addr_unix_paths)
+{
+    struct sk_addr a;
+    char buf[SK_ADDRSTRLEN], longpath[200];
+    CHECK_INT(sk_addr_is_unix("unix:/tmp/s"), 1);
+    CHECK_INT(sk_addr_is_unix("unix"), 0);
+    CHECK_INT(sk_addr_is_unix(NULL), 0);
+    CHECK_INT(sk_addr_unix("unix:/tmp/s.sock", &a), 0);
+    CHECK_INT(a.ss.ss_family, AF_UNIX);
+    CHECK(sk_addr_format((struct sockaddr *)&a.ss, buf, sizeof buf) > 0);
+    CHECK_STR(buf, "unix:/tmp/s.sock");
+    CHECK(sk_addr_format_host((struct sockaddr *)&a.ss, buf, sizeof buf) > 0);
+    CHECK_STR(buf, "unix:/tmp/s.sock");
+    CHECK_INT(sk_addr_port((struct sockaddr *)&a.ss), -1);
+    CHECK_STR(sk_family_name(AF_UNIX), "Unix");
+    /* Empty, too long for sun_path, or not unix: at all. */
+    CHECK_INT(sk_addr_unix("unix:", &a), SK_EADDRSYNTAX);
+    memset(longpath, 'x', sizeof longpath - 1);
+    memcpy(longpath, "unix:/", 6);
+    longpath[sizeof longpath - 1] = '\0';
+    CHECK_INT(sk_addr_unix(longpath, &a), SK_EADDRSYNTAX);
+    CHECK_INT(sk_addr_unix("/tmp/s", &a), SK_EADDRSYNTAX);
+    /* A client's unbound end: a bare family, shown as unnamed. */
+    memset(&a, 0, sizeof a);
+    a.ss.ss_family = AF_UNIX;
+    CHECK(sk_addr_format((struct sockaddr *)&a.ss, buf, sizeof buf) > 0);
+    CHECK_STR(buf, "unix:(unnamed)");
 }

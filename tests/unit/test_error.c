@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The error table: every range has names and messages. */
 #include "sk_compat.h" /* getaddrinfo's EAI_* (netdb.h, or ws2tcpip.h on Windows) */
 #include "sk_error.h"
@@ -174,23 +175,23 @@ TEST(error_socket_error_from_and_would_block)
 {
 #ifdef _WIN32
     /* SO_ERROR and WSAGetLastError give Winsock numbers */
-    CHECK_INT(sk_socket_error_from(WSAECONNRESET), SK_WSA_BASE - WSAECONNRESET);
-    CHECK_STR(sk_err_name(sk_socket_error_from(WSAECONNRESET)), "WSAECONNRESET");
-    CHECK_STR(sk_err_name(sk_socket_error_from(WSAEWOULDBLOCK)), "WSAEWOULDBLOCK");
-    CHECK(sk_error_would_block(sk_socket_error_from(WSAEWOULDBLOCK)));
-    CHECK(!sk_error_would_block(sk_socket_error_from(WSAECONNRESET)));
-    CHECK(!sk_error_would_block(sk_socket_error_from(WSAEINPROGRESS)));
+    CHECK_INT(sk__socket_error_from(WSAECONNRESET), SK_WSA_BASE - WSAECONNRESET);
+    CHECK_STR(sk_err_name(sk__socket_error_from(WSAECONNRESET)), "WSAECONNRESET");
+    CHECK_STR(sk_err_name(sk__socket_error_from(WSAEWOULDBLOCK)), "WSAEWOULDBLOCK");
+    CHECK(sk__error_would_block(sk__socket_error_from(WSAEWOULDBLOCK)));
+    CHECK(!sk__error_would_block(sk__socket_error_from(WSAECONNRESET)));
+    CHECK(!sk__error_would_block(sk__socket_error_from(WSAEINPROGRESS)));
     WSASetLastError(WSAECONNREFUSED);
-    CHECK_STR(sk_err_name(sk_socket_error()), "WSAECONNREFUSED");
+    CHECK_STR(sk_err_name(sk__socket_error()), "WSAECONNREFUSED");
 #else
-    CHECK_INT(sk_socket_error_from(ECONNRESET), -ECONNRESET);
+    CHECK_INT(sk__socket_error_from(ECONNRESET), -ECONNRESET);
     errno = ECONNREFUSED;
-    CHECK_INT(sk_socket_error(), -ECONNREFUSED);
+    CHECK_INT(sk__socket_error(), -ECONNREFUSED);
 #endif
-    CHECK(sk_error_would_block(-EAGAIN));
-    CHECK(sk_error_would_block(-EWOULDBLOCK));
-    CHECK(!sk_error_would_block(-ECONNRESET));
-    CHECK(!sk_error_would_block(0));
+    CHECK(sk__error_would_block(-EAGAIN));
+    CHECK(sk__error_would_block(-EWOULDBLOCK));
+    CHECK(!sk__error_would_block(-ECONNRESET));
+    CHECK(!sk__error_would_block(0));
 }
 
 /* ---- real socket failures, named by the range they come from ---------------- */
@@ -242,13 +243,13 @@ TEST(error_real_would_block_is_named_for_its_system)
     char buf[16];
     if (tcp_pair(&c, &s) != 0) {
         unit_fail(__FILE__, __LINE__, "no TCP pair on 127.0.0.1: %s",
-                  sk_err_name(sk_socket_error()));
+                  sk_err_name(sk__socket_error()));
         return;
     }
-    CHECK_INT(sk_socket_set_nonblocking(s, 1), 0);
+    CHECK_INT(sk__socket_set_nonblocking(s, 1), 0);
     CHECK(recv(s, buf, sizeof buf, 0) < 0);
-    int rc = sk_socket_error();
-    CHECK(sk_error_would_block(rc));
+    int rc = sk__socket_error();
+    CHECK(sk__error_would_block(rc));
     CHECK(sk_error_is(rc, EAGAIN) || sk_error_is(rc, EWOULDBLOCK));
     CHECK_STR(sk_err_name(rc), expected_name(EAGAIN == EWOULDBLOCK ? "EAGAIN" : "EWOULDBLOCK",
                                              "WSAEWOULDBLOCK"));
@@ -264,7 +265,7 @@ TEST(error_real_reset_is_named_for_its_system)
     sk_socket_t c, s;
     if (tcp_pair(&c, &s) != 0) {
         unit_fail(__FILE__, __LINE__, "no TCP pair on 127.0.0.1: %s",
-                  sk_err_name(sk_socket_error()));
+                  sk_err_name(sk__socket_error()));
         return;
     }
     /* An abortive close (linger 0) sends a RST instead of a FIN. */
@@ -273,13 +274,13 @@ TEST(error_real_reset_is_named_for_its_system)
     lg.l_linger = 0;
     CHECK_INT(setsockopt(c, SOL_SOCKET, SO_LINGER, (const char *)&lg, sizeof lg), 0);
     sk_socket_close(c);
-    CHECK_INT(sk_socket_wait(s, SK_WAIT_READ, 5000), 1);
+    CHECK_INT(sk__socket_wait(s, SK_WAIT_READ, 5000), 1);
     /* The first call after the RST reports it.  send(), not recv(): Wine
      * (8.0) answers recv() on a reset connection with 0, an orderly end,
      * where Windows and Linux fail with the reset; send() fails alike. */
     long n = send(s, "x", 1, SK_MSG_NOSIGNAL);
     CHECK(n < 0);
-    int rc = sk_socket_error();
+    int rc = sk__socket_error();
     CHECK(sk_error_is(rc, ECONNRESET));
     CHECK_STR(sk_err_name(rc), expected_name("ECONNRESET", "WSAECONNRESET"));
     CHECK_STR(sk_strerror(rc), expected_name(strerror(ECONNRESET), "connection reset by peer"));
@@ -301,7 +302,7 @@ TEST(error_real_refused_connect_is_named_for_its_system)
     sk_socket_close(t);
     sk_socket_t c = socket(AF_INET, SOCK_STREAM, 0);
     CHECK(connect(c, (struct sockaddr *)&a, sizeof a) != 0);
-    int rc = sk_socket_error();
+    int rc = sk__socket_error();
     CHECK(sk_error_is(rc, ECONNREFUSED));
     CHECK_STR(sk_err_name(rc), expected_name("ECONNREFUSED", "WSAECONNREFUSED"));
     sk_socket_close(c);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The latency histogram: bucket edges, percentiles, exact merging. */
 #include "sk_hist.h"
 #include "unit.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Socket options by name: set, read back, and every bad form. */
 #include "sk_error.h"
 #include "sk_sockopt.h"

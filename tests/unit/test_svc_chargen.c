@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* chargen (RFC 864): the rotating 72-character lines, under any output size. */
 #include "fake_session.h"
 #include "unit.h"
 
-extern const struct sk_service sk_service_chargen;
+extern const struct sk_service sk__service_chargen;
 
 #define LINE_BYTES 74
 #define CYCLE_BYTES (95 * LINE_BYTES)
@@ -30,7 +31,7 @@ static size_t first_mismatch(const unsigned char *p, size_t len)
 TEST(chargen_first_lines_are_the_classic_ones)
 {
     struct fake_session f;
-    fake_open(&f, &sk_service_chargen, NULL, 1 << 16);
+    fake_open(&f, &sk__service_chargen, NULL, 1 << 16);
     CHECK(f.session.flags & SK_SESSION_WANT_WRITABLE);
     fake_pump(&f, 2 * LINE_BYTES);
     static const char line0[] =
@@ -46,7 +47,7 @@ TEST(chargen_first_lines_are_the_classic_ones)
 TEST(chargen_pattern_holds_across_lines_and_cycles)
 {
     struct fake_session f;
-    fake_open(&f, &sk_service_chargen, NULL, 1 << 16);
+    fake_open(&f, &sk__service_chargen, NULL, 1 << 16);
     fake_pump(&f, 5 * CYCLE_BYTES + 1234);
     CHECK(f.all_len >= 5 * CYCLE_BYTES + 1234);
     CHECK_INT(first_mismatch(f.all, f.all_len), f.all_len);
@@ -56,10 +57,10 @@ TEST(chargen_pattern_holds_across_lines_and_cycles)
 TEST(chargen_writes_at_most_16k_per_call)
 {
     struct fake_session f;
-    fake_open(&f, &sk_service_chargen, NULL, 1 << 20);
-    sk_service_chargen.on_writable(&f.session);
+    fake_open(&f, &sk__service_chargen, NULL, 1 << 20);
+    sk__service_chargen.on_writable(&f.session);
     CHECK_INT(f.out_len, 16384);
-    sk_service_chargen.on_writable(&f.session); /* room is smaller now */
+    sk__service_chargen.on_writable(&f.session); /* room is smaller now */
     CHECK_INT(f.out_len, 32768);
     CHECK_INT(first_mismatch(f.all, f.all_len), f.all_len);
     fake_close(&f);
@@ -68,11 +69,11 @@ TEST(chargen_writes_at_most_16k_per_call)
 TEST(chargen_pattern_holds_through_a_tiny_output)
 {
     struct fake_session f;
-    fake_open(&f, &sk_service_chargen, NULL, 7);
+    fake_open(&f, &sk__service_chargen, NULL, 7);
     /* Each call may only take what the 7-byte output has room for. */
     for (int i = 0; i < 7000; i++) {
         size_t before = f.all_len;
-        sk_service_chargen.on_writable(&f.session);
+        sk__service_chargen.on_writable(&f.session);
         CHECK(f.all_len - before <= 7);
         if (i % 2 == 0)
             fake_take(&f); /* every other call finds the output full */
@@ -85,13 +86,13 @@ TEST(chargen_pattern_holds_through_a_tiny_output)
 TEST(chargen_full_output_writes_nothing)
 {
     struct fake_session f;
-    fake_open(&f, &sk_service_chargen, NULL, 10);
-    sk_service_chargen.on_writable(&f.session);
+    fake_open(&f, &sk__service_chargen, NULL, 10);
+    sk__service_chargen.on_writable(&f.session);
     CHECK_INT(f.all_len, 10);
-    sk_service_chargen.on_writable(&f.session);
+    sk__service_chargen.on_writable(&f.session);
     CHECK_INT(f.all_len, 10);
     fake_take(&f);
-    sk_service_chargen.on_writable(&f.session);
+    sk__service_chargen.on_writable(&f.session);
     CHECK_INT(f.all_len, 20);
     CHECK_INT(first_mismatch(f.all, f.all_len), f.all_len);
     fake_close(&f);
@@ -101,7 +102,7 @@ TEST(chargen_ignores_input_and_closes_on_eof)
 {
     struct fake_session f;
     static const char noise[] = "stop!\r\n";
-    fake_open(&f, &sk_service_chargen, NULL, 100);
+    fake_open(&f, &sk__service_chargen, NULL, 100);
     for (size_t i = 0; i < sizeof noise - 1; i++)
         CHECK_INT(fake_feed(&f, noise + i, 1), 1);
     CHECK_INT(f.all_len, 0); /* input alone produces nothing */
@@ -121,16 +122,16 @@ TEST(chargen_udp_reply_is_never_longer_than_the_request)
 {
     static unsigned char in[2000], out[2000];
     struct sk_instance inst;
-    CHECK_INT(sk_instance_open(&inst, &sk_service_chargen, NULL, NULL), 0);
+    CHECK_INT(sk__instance_open(&inst, &sk__service_chargen, NULL, NULL), 0);
     for (size_t len = 0; len <= sizeof in; len += (len < 600 ? 1 : 97)) {
         size_t want = len < 512 ? len : 512;
-        size_t n = sk_service_chargen.on_datagram(&inst, in, len, out, sizeof out);
+        size_t n = sk__service_chargen.on_datagram(&inst, in, len, out, sizeof out);
         CHECK_INT(n, want);
         CHECK(n <= len);
         CHECK_INT(first_mismatch(out, n), n);
     }
     /* The server's buffer bounds it too. */
-    CHECK_INT(sk_service_chargen.on_datagram(&inst, in, 300, out, 100), 100);
-    CHECK_INT(sk_service_chargen.on_datagram(&inst, in, 0, out, sizeof out), 0);
-    sk_instance_close(&inst);
+    CHECK_INT(sk__service_chargen.on_datagram(&inst, in, 300, out, 100), 100);
+    CHECK_INT(sk__service_chargen.on_datagram(&inst, in, 0, out, sizeof out), 0);
+    sk__instance_close(&inst);
 }

@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* daytime (RFC 867): one line "Weekday, Month Day, Year HH:MM:SS-UTC\r\n". */
 #include "fake_session.h"
 #include "unit.h"
 
 #include <time.h>
 
-extern const struct sk_service sk_service_daytime;
+extern const struct sk_service sk__service_daytime;
 
 /* strptime() and timegm() are not in every C library (mingw-w64 has
  * neither), so the line is parsed here, by the same rules on every system. */
@@ -107,7 +108,7 @@ TEST(daytime_sends_one_utc_line_then_closes)
 {
     struct fake_session f;
     time_t before = time(NULL);
-    fake_open(&f, &sk_service_daytime, NULL, 128);
+    fake_open(&f, &sk__service_daytime, NULL, 128);
     time_t after = time(NULL);
     CHECK(is_daytime_line(f.all, f.all_len, before, after));
     CHECK(f.session.flags & SK_SESSION_CLOSE);
@@ -118,7 +119,7 @@ TEST(daytime_finishes_the_line_through_a_tiny_output)
 {
     struct fake_session f;
     time_t before = time(NULL);
-    fake_open(&f, &sk_service_daytime, NULL, 3);
+    fake_open(&f, &sk__service_daytime, NULL, 3);
     time_t after = time(NULL);
     CHECK_INT(f.all_len, 3);
     CHECK(!(f.session.flags & SK_SESSION_CLOSE));
@@ -136,13 +137,13 @@ TEST(daytime_udp_answers_even_an_empty_datagram)
 {
     unsigned char out[128];
     struct sk_instance inst;
-    CHECK_INT(sk_instance_open(&inst, &sk_service_daytime, NULL, NULL), 0);
+    CHECK_INT(sk__instance_open(&inst, &sk__service_daytime, NULL, NULL), 0);
     time_t before = time(NULL);
-    size_t n = sk_service_daytime.on_datagram(&inst, (const uint8_t *)"", 0, out, sizeof out);
+    size_t n = sk__service_daytime.on_datagram(&inst, (const uint8_t *)"", 0, out, sizeof out);
     time_t after = time(NULL);
     CHECK(n > 0);
     CHECK(is_daytime_line(out, n, before, after));
     /* A buffer too small for the line gets no reply, not half of one. */
-    CHECK_INT(sk_service_daytime.on_datagram(&inst, (const uint8_t *)"x", 1, out, 10), 0);
-    sk_instance_close(&inst);
+    CHECK_INT(sk__service_daytime.on_datagram(&inst, (const uint8_t *)"x", 1, out, 10), 0);
+    sk__instance_close(&inst);
 }

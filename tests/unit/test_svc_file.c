@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_svc_file.c - the file service fed one byte at a time.
  *
@@ -44,7 +45,7 @@
 #include <linux/seccomp.h>
 #endif
 
-extern const struct sk_service sk_service_file;
+extern const struct sk_service sk__service_file;
 
 #define OUTPUT_CAP 1000
 
@@ -231,7 +232,7 @@ static void open_root_session(struct fake_session *f, const struct root *r,
                               struct captured_log *log)
 {
     struct sk_service_config cfg = { .root = r->dir };
-    fake_open(f, &sk_service_file, &cfg, OUTPUT_CAP);
+    fake_open(f, &sk__service_file, &cfg, OUTPUT_CAP);
     log->len = 0;
     log->text[0] = '\0';
     static struct sk_logger logger;
@@ -320,10 +321,10 @@ TEST(file_never_writes_without_room)
     open_root_session(&f, &r, &log);
     CHECK_INT(fake_feed(&f, "big\n", 4), 4);
     CHECK(f.session.flags & SK_SESSION_WANT_WRITABLE);
-    sk_service_file.on_writable(&f.session); /* fills the 1000 bytes */
+    sk__service_file.on_writable(&f.session); /* fills the 1000 bytes */
     CHECK_INT(f.out_len, OUTPUT_CAP);
     size_t before = f.all_len;
-    sk_service_file.on_writable(&f.session); /* no room: must return */
+    sk__service_file.on_writable(&f.session); /* no room: must return */
     CHECK_INT(f.all_len, before);
     CHECK(f.session.flags & SK_SESSION_WANT_WRITABLE);
     fake_take(&f);
@@ -472,7 +473,7 @@ TEST(file_single_file_mode_ignores_the_name)
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         struct sk_service_config cfg = { .single_file = path };
         struct fake_session f;
-        fake_open(&f, &sk_service_file, &cfg, OUTPUT_CAP);
+        fake_open(&f, &sk__service_file, &cfg, OUTPUT_CAP);
         ask(&f, names[i], strlen(names[i]));
         CHECK_STR(reply_text(&f), "OK 3\nhi\n");
         CHECK(f.session.flags & SK_SESSION_SHUTDOWN);

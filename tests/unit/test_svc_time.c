@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* time (RFC 868): 4 big-endian bytes of seconds since 1900, then close. */
 #include "fake_session.h"
 #include "unit.h"
 
 #include <time.h>
 
-extern const struct sk_service sk_service_time;
+extern const struct sk_service sk__service_time;
 
 #define SECONDS_1900_TO_1970 2208988800u
 
@@ -25,7 +26,7 @@ TEST(time_sends_four_bytes_then_closes)
 {
     struct fake_session f;
     time_t before = time(NULL);
-    fake_open(&f, &sk_service_time, NULL, 64);
+    fake_open(&f, &sk__service_time, NULL, 64);
     time_t after = time(NULL);
     CHECK_INT(f.all_len, 4);
     CHECK(is_now(decode(f.all), before, after));
@@ -37,7 +38,7 @@ TEST(time_finishes_through_a_one_byte_output)
 {
     struct fake_session f;
     time_t before = time(NULL);
-    fake_open(&f, &sk_service_time, NULL, 1);
+    fake_open(&f, &sk__service_time, NULL, 1);
     time_t after = time(NULL);
     CHECK_INT(f.all_len, 1);
     CHECK(!(f.session.flags & SK_SESSION_CLOSE));
@@ -57,13 +58,13 @@ TEST(time_udp_answers_any_datagram_with_four_bytes)
 {
     unsigned char out[16];
     struct sk_instance inst;
-    CHECK_INT(sk_instance_open(&inst, &sk_service_time, NULL, NULL), 0);
+    CHECK_INT(sk__instance_open(&inst, &sk__service_time, NULL, NULL), 0);
     time_t before = time(NULL);
-    CHECK_INT(sk_service_time.on_datagram(&inst, (const uint8_t *)"", 0, out, sizeof out), 4);
+    CHECK_INT(sk__service_time.on_datagram(&inst, (const uint8_t *)"", 0, out, sizeof out), 4);
     time_t after = time(NULL);
     CHECK(is_now(decode(out), before, after));
-    CHECK_INT(sk_service_time.on_datagram(&inst, (const uint8_t *)"anything", 8, out,
+    CHECK_INT(sk__service_time.on_datagram(&inst, (const uint8_t *)"anything", 8, out,
                                           sizeof out), 4);
-    CHECK_INT(sk_service_time.on_datagram(&inst, (const uint8_t *)"", 0, out, 3), 0);
-    sk_instance_close(&inst);
+    CHECK_INT(sk__service_time.on_datagram(&inst, (const uint8_t *)"", 0, out, 3), 0);
+    sk__instance_close(&inst);
 }

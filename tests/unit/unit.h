@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * unit.h - a small unit-test harness: TEST(name) registers a test, CHECK*
  * macros record failures with file and line, and the runner prints

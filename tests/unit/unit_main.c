@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * unit_main.c - runs every registered unit test, each isolated only by
  * discipline (no test may depend on another's state).

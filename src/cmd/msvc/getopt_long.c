@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * getopt_long.c - getopt_long() for MSVC, whose C library has none; what
  * it does and does not do is in getopt_long.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * getopt_long.h - getopt_long() for C libraries that have none (MSVC's).
  *
