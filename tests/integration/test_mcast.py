@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """`sockit mcast send|recv`: the news sender and receiver, over multicast and
 broadcast, between two "hosts" that are network namespaces joined by a veth
 pair (10.9.0.1/24 and 10.9.0.2/24).
@@ -105,6 +106,24 @@ def test_multicast_news_crosses_the_link(two_hosts, tmp_path):
     assert r.stdout == b"sent 3 datagrams to %s port %d\n" % (GROUP.encode(), PORT)
     rc, out, err = rx.finish()
     assert (rc, out, err) == (0, NEWS, b"")
+
+
+def test_two_members_on_one_host_share_the_port(two_hosts):
+    """Every member of a group binds the group's port: two receivers on one
+    host (and a broadcast receiver beside them) must all bind it and each
+    get its own copy of every datagram."""
+    a, b = two_hosts
+    first = Receiver(a, GROUP, PORT, "--count", 3, "--timeout", 5)
+    second = Receiver(a, GROUP, PORT, "--count", 3, "--timeout", 5)
+    r = send(b, GROUP, PORT, "--ttl", 1, input=NEWS)
+    assert r.returncode == 0, r.stderr
+    assert first.finish() == (0, NEWS, b"")
+    assert second.finish() == (0, NEWS, b"")
+    both = [Receiver(a, "10.9.0.255", PORT, "--broadcast", "--count", 3, "--timeout", 5)
+            for _ in range(2)]
+    r = send(b, "10.9.0.255", PORT, "--broadcast", input=NEWS)
+    assert r.returncode == 0, r.stderr
+    assert [rx.finish() for rx in both] == [(0, NEWS, b"")] * 2
 
 
 def wait_for_ipv6_link_local(ns, timeout=3.0):

@@ -1,41 +1,16 @@
-"""What the blocking models promise beyond echoing: no zombies, limits,
-the message log, idle timeouts, clean stops, resets and restarts."""
+# SPDX-License-Identifier: BSD-2-Clause
+"""What the models promise beyond echoing: no zombies, the message log,
+clean stops and restarts.  Limits, idle timeouts and resets have files of
+their own (test_limits.py, test_event_models.py)."""
 import os
-import signal
 import socket
-import struct
 import threading
 import time
 
 import pytest
 
-from conftest import TCP_MODEL_PARAMS, connect, model_params, recv_all, recv_exact, soak
-
-
-def children_of(pid):
-    """(pid, state) of every process whose parent is pid, from /proc."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # The command name may hold spaces: split after its closing ')'.
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid:
-            out.append((int(entry), fields[0]))
-    return out
-
-
-def echo_once(port, payload=b"ping\n"):
-    s = connect("127.0.0.1", port)
-    s.sendall(payload)
-    got = recv_exact(s, len(payload))
-    s.close()
-    return got
+from conftest import (TCP_MODEL_PARAMS, children_of, connect, echo_once, recv_all,
+                      recv_exact, soak)
 
 
 def test_fork_leaves_no_zombie_after_many_connections(serve):
@@ -54,6 +29,34 @@ def test_fork_leaves_no_zombie_after_many_connections(serve):
         time.sleep(0.1)
     assert not zombies, "zombie children: %s" % zombies
     assert not kids, "children still alive: %s" % kids
+
+
+def test_fork_no_reap_leaves_zombies_for_teaching_and_reaps_them_on_stop(serve):
+    """--no-reap exists for LEARN.md: each ended child stays a zombie, and
+    the log says why; stopping the server reaps them all."""
+    srv = serve("echo", "-l", "127.0.0.1", "-p", "0", "-m", "fork", "--no-reap")
+    for i in range(3):
+        assert echo_once(srv.port, b"%d\n" % i) == b"%d\n" % i
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        kids = children_of(srv.proc.pid)
+        if len(kids) == 3 and all(state == "Z" for _, state in kids):
+            break
+        time.sleep(0.05)
+    assert sorted(state for _, state in kids) == ["Z"] * 3, kids
+    assert srv.stop() == 0
+    assert "SIGCHLD: a child ended and is not reaped (--no-reap)" in srv.log()
+    assert all(not os.path.exists("/proc/%d" % pid) for pid, _ in kids), kids
+
+
+@pytest.mark.parametrize("args, words", [
+    (["-m", "epoll", "--no-reap"], "--no-reap applies to the fork model, not epoll"),
+    (["-m", "thread", "--no-reap"], "--no-reap applies to the fork model, not thread"),
+])
+def test_no_reap_is_refused_off_fork(args, words):
+    from conftest import sockit
+    r = sockit("serve", "echo", "-p", "0", *args)
+    assert r.returncode == 2 and words in r.stderr.decode(), r
 
 
 @pytest.mark.parametrize("model", TCP_MODEL_PARAMS)
@@ -77,48 +80,6 @@ def test_log_file_unwritable_is_a_clear_failure(tmp_path):
     assert b"--log" in r.stderr and len(r.stderr.splitlines()) == 1
 
 
-@pytest.mark.parametrize("model", model_params(["fork", "thread", "pool", "select", "epoll"]))
-def test_max_conns_refuses_one_too_many_with_a_line(serve, model):
-    srv = serve("echo", "-l", "127.0.0.1", "-p", "0", "-m", model, "--max-conns", "2")
-    held = [connect("127.0.0.1", srv.port) for _ in range(2)]
-    for s in held:  # make sure both are being served
-        s.sendall(b"x")
-        assert recv_exact(s, 1) == b"x"
-    extra = connect("127.0.0.1", srv.port)
-    line = recv_all(extra)
-    assert line.startswith(b"ERR ") and line.endswith(b"\n") and line.count(b"\n") == 1
-    extra.close()
-    srv.wait_for_log(r"refused: 2 connections already")
-    held.pop().close()
-    # Once a slot is free a new client is served.
-    deadline = time.monotonic() + 5
-    while True:
-        s = connect("127.0.0.1", srv.port)
-        s.sendall(b"y")
-        got = s.recv(64)
-        s.close()
-        if got == b"y":
-            break
-        assert time.monotonic() < deadline, "no slot freed: %r" % got
-        time.sleep(0.05)
-    for s in held:
-        s.close()
-
-
-@pytest.mark.parametrize("model", TCP_MODEL_PARAMS)
-def test_idle_timeout_closes_silent_connections(serve, model):
-    srv = serve("echo", "-l", "127.0.0.1", "-p", "0", "-m", model, "--idle-timeout", "1")
-    s = connect("127.0.0.1", srv.port)
-    s.settimeout(5)
-    s.sendall(b"a")
-    assert recv_exact(s, 1) == b"a"
-    start = time.monotonic()
-    assert s.recv(1) == b""  # the server closed it
-    waited = time.monotonic() - start
-    assert 0.8 <= waited <= 2.5, waited
-    srv.wait_for_log(r"idle for 1000 ms")
-
-
 @pytest.mark.parametrize("model", TCP_MODEL_PARAMS)
 def test_sigterm_stops_with_clients_connected(serve, model):
     srv = serve("echo", "-l", "127.0.0.1", "-p", "0", "-m", model)
@@ -130,18 +91,6 @@ def test_sigterm_stops_with_clients_connected(serve, model):
     assert time.monotonic() - start < 3
     s.settimeout(5)
     assert s.recv(1) == b""
-
-
-@pytest.mark.parametrize("model", model_params(["fork", "thread", "pool", "poll", "epoll"]))
-def test_resets_mid_echo_leave_the_server_serving(serve, model):
-    srv = serve("echo", "-l", "127.0.0.1", "-p", "0", "-m", model, "-q")
-    linger0 = struct.pack("ii", 1, 0)
-    for i in range(300):
-        s = connect("127.0.0.1", srv.port)
-        s.sendall(os.urandom(50000))
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger0)
-        s.close()  # RST while the server may still be echoing
-    assert echo_once(srv.port) == b"ping\n"
 
 
 def test_many_clients_in_parallel_on_thread(serve):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Transfers across a real (if virtual) network path: two "hosts" that are
 network namespaces joined by a veth pair with a 576-byte MTU, the smallest
 IPv4 must carry, so every stream is cut into ~500-byte segments and every
@@ -107,7 +108,7 @@ def test_echo_load_across_the_link_loses_nothing(hosts, model):
     a, b = hosts
     srv = serve_in(a, "echo", "-l", A, "-p", "0", "-q", "-m", model)
     try:
-        r = in_ns(b, "bench", A, srv.port, "-c", 50, "-s", 4096, "-d", 4, "-t", 2, "--json",
+        r = in_ns(b, "bench", A, srv.port, "-c", 50, "-s", 4096, "-d", 4, "-D", 2, "--json",
                   timeout=60)
         assert r.returncode == 0, (r.stdout[-500:], r.stderr)
         final = [l for l in r.stdout.decode().splitlines() if '"type":"final"' in l]

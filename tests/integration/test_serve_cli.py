@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """`sockit serve` as a user types it: lists, help, and every usage error
 gets one clear line and the right exit code."""
 import socket
@@ -86,6 +87,19 @@ def test_port_in_use_is_a_runtime_error():
                       "cannot listen", str(port), "in use")
     finally:
         taken.close()
+
+
+def test_udp_port_in_use_by_another_server_is_refused(serve):
+    # Linux lets two UDP sockets that both set SO_REUSEADDR share a port,
+    # and even hands one's port to the other for a bind to port 0; the
+    # second server would then silently take the first one's datagrams.
+    first = serve("echo", "-u", "-l", "127.0.0.1", "-p", "0")
+    runtime_error(sockit("serve", "discard", "-u", "-l", "127.0.0.1", "-p", first.port,
+                         timeout=10),
+                  "cannot listen", str(first.port), "in use")
+    many = [serve("discard", "-u", "-l", "127.0.0.1", "-p", "0") for _ in range(30)]
+    ports = [first.port] + [s.port for s in many]
+    assert len(set(ports)) == len(ports), sorted(ports)
 
 
 def test_unresolvable_listen_host():
