@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # `make bench`: sockit's server models against other echo servers on this
 # machine, then BENCHMARKS.md rewritten from the results.
 #
@@ -9,21 +10,28 @@
 #   2. sockit compare --udp: the UDP models against the textbook loop;
 #   3. `sockit get` of a 1 GiB file from `sockit serve file` against one
 #      iperf3 stream;
+#   3b. `sockit bench --stream` (to discard, -R from chargen, -P 4) against
+#      iperf3 (-c, -R, -P 4), STREAM_ROUNDS interleaved rounds;
 #   4. a perf profile of the best model, when perf can sample here.
-# The load generator's own CPU per message comes from bench's
-# cpu_us_per_msg in the compare results.
+# The compare results carry the server's CPU time per message
+# (server_cpu_us_per_msg, the efficiency figure beside msgs/s and p99) and
+# the load generator's own CPU (generator_cpu_pct, generator_cpu_us_per_msg;
+# generator_saturated marks the points where it, not the server, set the
+# pace).
 #
 # Time: the TCP matrix is 12 points x 16 servers x REPEAT runs, each run
 # DURATION seconds plus ~0.4 s to start and stop the server.  At DURATION=1
 # and REPEAT=3 (the defaults here) that is about 15 minutes on a 2-core
 # machine (ncat needs over 30 s to accept 500 clients and is cut off once
 # per point), the UDP matrix about 4, the rest about 1: some 20 minutes in
-# all, plus up to 3 minutes waiting for the machine to be idle.  The
+# all with the stream comparison (3 modes x 2 tools x 3 rounds of 2 s,
+# under a minute), plus up to 3 minutes waiting for the machine to be idle.  The
 # compare default of 2 s per run would take about 35.  Override with
 # DURATION=2 REPEAT=5 for steadier figures, or smaller for a
 # quick look; COMPARE_ARGS adds options to both compare runs (a smaller
 # matrix: COMPARE_ARGS="--conns 1,50 --sizes 128").  Results go to
-# bench/results/ and BENCHMARKS.md.
+# bench/results/ and BENCHMARKS.md (RESULTS=DIR and REPORT=FILE elsewhere, for
+# a trial run; STREAM_DURATION, STREAM_ROUNDS for the stream comparison).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -32,13 +40,15 @@ BUILD=${BUILD:-build}
 DURATION=${DURATION:-1}
 REPEAT=${REPEAT:-3}
 UDP_DURATION=${UDP_DURATION:-1}
-RESULTS=bench/results
+RESULTS=${RESULTS:-bench/results}
+REPORT=${REPORT:-BENCHMARKS.md}
 say() { echo "bench: $*"; }
 
 # ---- packages: installed when missing and we are root ----------------------
 missing=""
 [ -e /usr/include/uv.h ] || missing="$missing libuv1-dev"
 [ -e /usr/include/event2/event.h ] || missing="$missing libevent-dev"
+command -v go >/dev/null || missing="$missing golang-go"
 command -v socat >/dev/null || missing="$missing socat"
 command -v ncat >/dev/null || missing="$missing ncat"
 command -v iperf3 >/dev/null || missing="$missing iperf3"
@@ -107,13 +117,17 @@ done
     echo "duration=$DURATION"
     echo "repeat=$REPEAT"
     echo "udp_duration=$UDP_DURATION"
+    echo "stream_duration=${STREAM_DURATION:-2}"
+    echo "stream_rounds=${STREAM_ROUNDS:-3}"
     echo "cc=$(${CC:-cc} --version | head -n 1)"
     echo "libuv=$(dpkg-query -W -f '${Version}' libuv1-dev 2>/dev/null || echo none)"
     echo "libevent=$(dpkg-query -W -f '${Version}' libevent-dev 2>/dev/null || echo none)"
     echo "node=$(node --version 2>/dev/null || echo none)"
+    echo "go=$(go version 2>/dev/null | cut -d' ' -f3 || echo none)"
     echo "socat=$(socat -V 2>/dev/null | sed -n 's/^socat version \([^ ]*\).*/\1/p' || echo none)"
     echo "ncat=$(ncat --version 2>&1 | sed -n 's/^Ncat: Version \([^ ]*\).*/\1/p' || echo none)"
     echo "iperf3=$(iperf3 --version 2>/dev/null | head -n 1 | cut -d' ' -f2 || echo none)"
+    echo "peers_nodelay=1"   # every peer in bench/peers/ sets TCP_NODELAY
 } >"$RESULTS/machine.txt"
 cat "$RESULTS/machine.txt"
 start=$(date +%s)
@@ -189,15 +203,20 @@ get_run() {
         echo "$1 run=$3 failed: $(cat "$work/get.err")" >>"$RESULTS/transfer.txt"
     fi
 }
+# A one-shot iperf3 server on a free port, pinned like ours: sets iport
+# and ipid, and returns once it listens.
+start_iperf3_server() {
+    iport=$(free_port)
+    $srv_cpu iperf3 -s -1 --forceflush -B 127.0.0.1 -p "$iport" >"$work/iperf-s.log" 2>&1 &
+    ipid=$!
+    pids="$pids $ipid"
+    wait_line "$work/iperf-s.log" 'Server listening'
+}
 for run in 1 2 3; do
     get_run get "$copy_port" "$run"
     get_run getsf "$sendfile_port" "$run"
     if command -v iperf3 >/dev/null; then
-        iport=$(free_port)
-        $srv_cpu iperf3 -s -1 --forceflush -B 127.0.0.1 -p "$iport" >"$work/iperf-s.log" 2>&1 &
-        ipid=$!
-        pids="$pids $ipid"
-        wait_line "$work/iperf-s.log" 'Server listening'
+        start_iperf3_server
         if $cli_cpu iperf3 -c 127.0.0.1 -p "$iport" -n 1G -J >"$RESULTS/iperf3-$run.json" 2>&1; then
             echo "iperf3 run=$run bps=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"])' "$RESULTS/iperf3-$run.json")" \
                 >>"$RESULTS/transfer.txt"
@@ -211,6 +230,59 @@ for run in 1 2 3; do
     fi
 done
 cat "$RESULTS/transfer.txt"
+
+# ---- 3b. throughput: sockit bench --stream against iperf3 --------------------------
+# Three modes, each as sockit and as iperf3, interleaved over STREAM_ROUNDS
+# rounds of STREAM_DURATION seconds: one stream to `sockit serve discard`
+# (iperf3 -c), -R from `sockit serve chargen` (iperf3 -c -R), -P 4 to
+# discard (iperf3 -c -P 4).  Each run's JSON goes to
+# bench/results/stream-{sockit,iperf3}-MODE-ROUND.json (sockit: the final
+# JSON line, with its own cpu_user_s/cpu_sys_s; iperf3: its -J output,
+# with cpu_utilization_percent for both ends).
+STREAM_DURATION=${STREAM_DURATION:-2}
+STREAM_ROUNDS=${STREAM_ROUNDS:-3}
+rm -f "$RESULTS"/stream-*.json
+say "sockit bench --stream vs iperf3 (send, -R, -P 4), $STREAM_ROUNDS rounds of $STREAM_DURATION s"
+# start_sink NAME SERVICE: `sockit serve SERVICE` on CPU 0; its port in $sport.
+start_sink() {
+    $srv_cpu "$SOCKIT" serve "$2" -l 127.0.0.1 -p 0 -q 2>"$work/$1.log" &
+    pids="$pids $!"
+    wait_line "$work/$1.log" '^listening on'
+    sport=$(sed -n 's/^listening on .* port \([0-9]*\) .*/\1/p' "$work/$1.log")
+}
+# iperf3 -t takes whole seconds: STREAM_DURATION rounded up, at least 1.
+iperf_t=$(awk -v d="$STREAM_DURATION" 'BEGIN { t = int(d); if (t < d) t++; if (t < 1) t = 1; print t }')
+start_sink discard discard
+discard_port=$sport
+start_sink chargen chargen
+chargen_port=$sport
+round=1
+while [ "$round" -le "$STREAM_ROUNDS" ]; do
+    for mode in send reverse parallel; do
+        case $mode in
+            send) port=$discard_port; sargs=""; iargs="" ;;
+            reverse) port=$chargen_port; sargs="-R"; iargs="-R" ;;
+            parallel) port=$discard_port; sargs="-P 4"; iargs="-P 4" ;;
+        esac
+        # shellcheck disable=SC2086
+        if $cli_cpu "$SOCKIT" bench 127.0.0.1 "$port" --stream $sargs -D "$STREAM_DURATION" --json \
+                >"$work/stream.out" 2>"$work/stream.err"; then
+            grep '"type":"final"' "$work/stream.out" | tail -n 1 \
+                >"$RESULTS/stream-sockit-$mode-$round.json"
+        else
+            say "sockit bench --stream $sargs failed: $(cat "$work/stream.err")"
+        fi
+        if command -v iperf3 >/dev/null; then
+            start_iperf3_server
+            # shellcheck disable=SC2086
+            $cli_cpu iperf3 -c 127.0.0.1 -p "$iport" -t "$iperf_t" $iargs -J \
+                >"$RESULTS/stream-iperf3-$mode-$round.json" 2>&1 \
+                || say "iperf3 $iargs failed (see $RESULTS/stream-iperf3-$mode-$round.json)"
+            wait "$ipid" 2>/dev/null || true
+        fi
+    done
+    round=$((round + 1))
+done
 
 # ---- 4. where the best model spends its time, if perf can sample here ---------------
 # Hardware counters are often missing in a VM; cpu-clock sampling still works.
@@ -232,11 +304,11 @@ if command -v perf >/dev/null; then
         >"$work/perf-rec.log" 2>&1 &
     rpid=$!
     sleep 0.3
-    $cli_cpu "$SOCKIT" bench 127.0.0.1 "$pport" -c 50 -s 4096 -d 16 -t 3 >/dev/null 2>&1 || true
+    $cli_cpu "$SOCKIT" bench 127.0.0.1 "$pport" -c 50 -s 4096 -d 16 -D 3 >/dev/null 2>&1 || true
     wait "$rpid" || true
     {
         echo "model=$best"
-        echo "load=sockit bench -c 50 -s 4096 -d 16 -t 3 (server on CPU 0, bench on CPU 1)"
+        echo "load=sockit bench -c 50 -s 4096 -d 16 -D 3 (server on CPU 0, bench on CPU 1)"
         echo "note=$perf_note"
         echo "-- by object"
         perf report -i "$work/perf.data" --stdio --no-children --sort dso -g none 2>/dev/null \
@@ -256,10 +328,10 @@ echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS/machine.txt"
 echo "elapsed_s=$((end - start))" >>"$RESULTS/machine.txt"
 
 # ---- BENCHMARKS.md and the chart -------------------------------------------------------
-python3 scripts/bench_report.py "$RESULTS" BENCHMARKS.md
+python3 scripts/bench_report.py "$RESULTS" "$REPORT"
 if command -v gnuplot >/dev/null; then
     gnuplot "$RESULTS/chart.gp" && say "wrote $RESULTS/chart.png"
 else
     say "gnuplot missing: no chart"
 fi
-say "wrote BENCHMARKS.md ($(( (end - start) / 60 )) min $(( (end - start) % 60 )) s of measuring)"
+say "wrote $REPORT ($(( (end - start) / 60 )) min $(( (end - start) % 60 )) s of measuring)"

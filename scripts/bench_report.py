@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Write BENCHMARKS.md (and the gnuplot chart script) from what
 scripts/bench.sh measured.
 
@@ -89,6 +90,20 @@ class Compare:
         return server in self.servers and not self.servers[server]["skipped"]
 
 
+def field(obj, *keys):
+    """The first of keys that obj has, or None: compare's JSON renamed its
+    load-generator fields (gen_cpu_pct became generator_cpu_pct) and results
+    from before server_cpu_us_per_msg lack it."""
+    for k in keys:
+        if obj is not None and k in obj:
+            return obj[k]
+    return None
+
+
+def us_per_msg(v):
+    return "%.2f" % v if v else "-"
+
+
 def perf_share(perf, obj):
     """The share of the profile's samples in one object ("[kernel.kallsyms]",
     "sockit", "libc.so.6"), from perf.txt's "by object" lines."""
@@ -114,84 +129,305 @@ def ratio_by_depth(cmp, a, b, points):
     return out
 
 
-def misses_explained(tcp, udp, perf, best_model, best_peer):
-    paras = []
-    kernel, own, libc = (perf_share(perf, o) for o in ("[kernel.kallsyms]", "sockit",
-                                                        "libc.so.6"))
-    profiled = None
-    for line in perf.splitlines():
-        if line.startswith("model="):
-            profiled = line.split("=", 1)[1]
-    if best_model and best_peer and tcp.summary.get(best_model) and \
-            tcp.summary[best_model]["geomean_msgs_per_s"] < 1.3 * \
-            tcp.summary[best_peer]["geomean_msgs_per_s"]:
-        byd = ratio_by_depth(tcp, best_model, best_peer, tcp.points)
-        text = ("**Throughput against %s.** %s against %s, by depth: %s (the "
-                "min-max ranges in the tables show how much of that is noise)." % (
-                    best_peer, best_model, best_peer,
-                    ", ".join("depth %d %.2fx" % (d, r) for d, r in byd.items())))
-        if kernel is not None and own is not None:
-            text += ("  The profile (%s under 50 connections x 4 KiB x depth 16) puts "
-                     "%.1f%% of the server's samples in the kernel, %.1f%% in libc's "
-                     "system call wrappers and %.1f%% in sockit's own code.  Only that "
-                     "%.1f%% is the server's design; the rest is the kernel's copying, "
-                     "TCP and wake-ups, which %s (a loop that makes the same three "
-                     "system calls per message, epoll_wait, recv and send, and nothing "
-                     "else) pays too.  A 1.3x lead over it would need less kernel work "
-                     "per message, not leaner user code." % (
-                         profiled or "the best model", kernel, libc or 0.0, own, own,
-                         best_peer))
-        paras.append(text)
-        worse = []
+def srv_us(c):
+    """A cell's server CPU per message, or None (results from before
+    compare measured it, or a cell that did not run)."""
+    v = field(c, "server_cpu_us_per_msg")
+    return v if v else None
+
+
+def gen_us(c):
+    v = field(c, "generator_cpu_us_per_msg", "gen_cpu_us_per_msg")
+    return v if v else None
+
+
+def gen_saturated(c):
+    v = field(c, "generator_saturated")
+    if v is not None:
+        return bool(v)
+    pct = field(c, "generator_cpu_pct", "gen_cpu_pct")
+    return pct is not None and pct > 90
+
+
+def f2(v):
+    return "%.2f" % v if v is not None else "-"
+
+
+def lowest_cpu_model(tcp):
+    """The sockit model with the lowest geometric mean of server CPU per
+    message over the points, among those that ran every point cleanly."""
+    best, best_g = None, None
+    for name, s in tcp.summary.items():
+        if s["kind"] != "model" or not s.get("complete"):
+            continue
+        vals = [srv_us(tcp.cell(p, name)) for p in tcp.points]
+        if not vals or None in vals:
+            continue
+        g = geomean(vals)
+        if best_g is None or g < best_g:
+            best, best_g = name, g
+    return best
+
+
+def targets_section(w, tcp, results, machine):
+    best_model = tcp.data.get("best_model") if tcp.data else None
+    best_peer = tcp.data.get("best_peer") if tcp.data else None
+    cpu_model = lowest_cpu_model(tcp)
+    rows = []  # (target, measured, verdict)
+
+    # (2) the generator's saturation flags
+    flagged = []
+    for p in tcp.points:
+        names = [c["server"] for c in p["results"] if c["status"] != "skipped"
+                 and gen_saturated(c)]
+        if names:
+            flagged.append((p, names))
+    have_flag = any(field(c, "generator_saturated") is not None
+                    for p in tcp.points for c in p["results"])
+    rows.append(("(2) compare shows server CPU per message and flags every point where the "
+                 "generator ran above 90 % of its core",
+                 "flagged at %d of %d points%s" % (
+                     len(flagged), len(tcp.points),
+                     " (" + "; ".join("%s: %s" % (point_name(p), ", ".join(n))
+                                      for p, n in flagged) + ")" if flagged else ""),
+                 "**shown** (tables below)" if have_flag else
+                 "**shown** (these results predate compare's own flag: derived "
+                 "from the generator's CPU %)"))
+
+    # (3) the generator at most 0.7x the cheapest server's CPU per message
+    gen_rows, gen_miss, gen_unknown = [], [], 0
+    for p in tcp.points:
+        ok = [c for c in p["results"] if c["status"] == "ok" and srv_us(c)]
+        if not ok:
+            gen_unknown += 1
+            gen_rows.append((p, None, None, None, None))
+            continue
+        cheap = min(ok, key=srv_us)
+        g = gen_us(cheap)
+        ratio = g / srv_us(cheap) if g else None
+        gen_rows.append((p, cheap["server"], srv_us(cheap), g, ratio))
+        if ratio is None:
+            gen_unknown += 1
+        elif ratio > 0.7:
+            gen_miss.append("%s %.2fx" % (point_name(p), ratio))
+    if gen_unknown == len(tcp.points):
+        v3 = "**not measured** (no server CPU per message in these results)"
+    else:
+        v3 = verdict(not gen_miss and not gen_unknown) + (
+            " at %d of %d points: %s" % (len(gen_miss), len(tcp.points), ", ".join(gen_miss))
+            if gen_miss else "")
+    rows.append(("(3) generator CPU/msg <= 0.7x the cheapest server's, every point",
+                 "per point below", v3))
+
+    # (4) the server against the textbook loop
+    srv_rows, srv_miss = [], []
+    ratios = []
+    if cpu_model and tcp.present("epoll_echo"):
+        for p in tcp.points:
+            a, b = srv_us(tcp.cell(p, cpu_model)), srv_us(tcp.cell(p, "epoll_echo"))
+            r = a / b if a and b else None
+            srv_rows.append((p, a, b, r))
+            if r is not None:
+                ratios.append(r)
+            if r is None or r >= 1.0:
+                srv_miss.append("%s %s" % (point_name(p), "%.2fx" % r if r else "-"))
+        ga = geomean([x[1] for x in srv_rows])
+        gb = geomean([x[2] for x in srv_rows])
+        gr = ga / gb if ga and gb else None
+        rows.append(("(4a) server CPU/msg < the textbook loop's (epoll_echo) at every point",
+                     "best sockit model by CPU/msg: %s" % cpu_model,
+                     verdict(not srv_miss) + (" at %d of %d points: %s" % (
+                         len(srv_miss), len(tcp.points), ", ".join(srv_miss))
+                         if srv_miss else "")))
+        rows.append(("(4b) geometric mean of server CPU/msg <= 0.8x epoll_echo's",
+                     "%s %s vs epoll_echo %s us/msg: **%s**" % (
+                         cpu_model, f2(ga), f2(gb), "%.2fx" % gr if gr else "-"),
+                     verdict(gr is not None and gr <= 0.8)))
+    else:
+        rows.append(("(4) server CPU/msg < epoll_echo's at every point, geomean <= 0.8x",
+                     "no sockit model with server CPU per message at every point, or "
+                     "epoll_echo not run (these results may predate the figure)",
+                     "**not measured**"))
+
+    # (5) p99 against the best peer, or overlapping ranges
+    p99_rows, p99_miss = [], []
+    if best_model and best_peer:
         for p in tcp.points:
             a, b = tcp.cell(p, best_model), tcp.cell(p, best_peer)
-            if a and b and a["median_p99_us"] > b["median_p99_us"]:
-                ra = [r["p99_us"] for r in a["runs"] if r.get("p99_us")]
-                rb = [r["p99_us"] for r in b["runs"] if r.get("p99_us")]
-                if ra and rb:
-                    overlap = min(ra) <= max(rb)
-                    worse.append("%s: %s p99 %.0f-%.0f us over its runs, %s %.0f-%.0f us%s"
-                                 % (point_name(p), best_model, min(ra), max(ra), best_peer,
-                                    min(rb), max(rb), " (the ranges overlap)" if overlap
-                                    else ""))
-        if worse:
-            paras.append("**p99 against %s.** Where the best model's median p99 is "
-                         "higher: %s." % (best_peer, "; ".join(worse)))
-    floor = tcp.summary.get("epoll_echo", {}).get("server_user_pct")
-    models_over = [n for n, s in tcp.summary.items()
-                   if s["kind"] == "model" and s.get("server_user_pct", 0) > 5]
-    if models_over and floor is not None:
-        paras.append("**User-space CPU.** The textbook epoll loop (`epoll_echo`), which "
-                     "does nothing but `epoll_wait`, `recv` and `send`, spends %.1f%% of "
-                     "its CPU time in user space on this machine: that is the floor for "
-                     "any server here, since the kernel charges the system call entry "
-                     "and exit and libc's wrappers (%s of the profile) to user time.  "
-                     "The event-loop models sit at %s." % (
-                         floor, "%.1f%%" % libc if libc is not None else "a share",
-                         ", ".join("%s %.1f%%" % (m, tcp.summary[m]["server_user_pct"])
-                                   for m in EVENT_MODELS if m in tcp.summary)))
-    if udp.data and udp.present("udp_echo"):
-        models = [n for n, s in udp.summary.items() if s["kind"] == "model"]
-        clean = [p for p in udp.points if udp.clean(p, "udp_echo")]
-        best, best_g = None, 0
-        for m in models:
-            if clean and all(udp.clean(p, m) for p in clean):
-                g = udp.geomean_where(m, clean)
-                if g > best_g:
-                    best, best_g = m, g
-        ref = udp.geomean_where("udp_echo", clean) if clean else 0
-        if best and ref and best_g < 1.5 * ref:
-            byd = ratio_by_depth(udp, best, "udp_echo", clean)
-            gen = [udp.cell(p, best).get("gen_cpu_pct") for p in clean if p["depth"] == 1]
-            paras.append("**UDP against the textbook loop.** %s against udp_echo, by depth: "
-                         "%s.  Batching (`recvmmsg`/`sendmmsg`) pays only when several "
-                         "datagrams wait: at depth 1 one datagram per socket is in flight, "
-                         "so every receive finds one and both servers make the same two "
-                         "system calls per datagram; there the load generator ran at %s "
-                         "of its CPU." % (
-                             best, ", ".join("depth %d %.2fx" % (d, r) for d, r in byd.items()),
-                             ", ".join("%.0f%%" % g for g in gen if g is not None) or "?"))
-    return paras
+            ra = [r["p99_us"] for r in a.get("runs", []) if r.get("p99_us")]
+            rb = [r["p99_us"] for r in b.get("runs", []) if r.get("p99_us")]
+            worse = a.get("median_p99_us", 0) > b.get("median_p99_us", 0)
+            overlap = bool(ra and rb and min(ra) <= max(rb))
+            p99_rows.append((p, a.get("median_p99_us"), b.get("median_p99_us"), ra, rb,
+                             worse, overlap))
+            if worse and not overlap:
+                p99_miss.append(point_name(p))
+        rows.append(("(5) p99 no worse than the best peer's at any point, or the ranges "
+                     "over the runs overlap",
+                     "%s against %s (best by msgs/s)" % (best_model, best_peer),
+                     verdict(not p99_miss) + (" at %d of %d points: %s" % (
+                         len(p99_miss), len(tcp.points), ", ".join(p99_miss))
+                         if p99_miss else "")))
+    else:
+        rows.append(("(5) p99 against the best peer", "no model or peer ran every point "
+                     "cleanly (best model %s, best peer %s)" % (best_model, best_peer),
+                     "**not measurable**"))
+
+    # (6) throughput mode against iperf3
+    stream = load_streams(results)
+    if stream:
+        parts = []
+        for mode in STREAM_MODES:
+            s_bps = [x["bps"] for x in stream.get(("sockit", mode), [])]
+            i_bps = [x["bps"] for x in stream.get(("iperf3", mode), [])]
+            if s_bps and i_bps:
+                parts.append("%s %.2fx" % (STREAM_LABEL[mode],
+                                           statistics.median(s_bps) / statistics.median(i_bps)))
+        rows.append(("(6) `sockit bench --stream` (to discard, -R, -P 4) compared with iperf3",
+                     "sockit/iperf3 median bits/s: %s (section below)" % (
+                         ", ".join(parts) or "-"),
+                     "**compared** (issue 13 sets no ratio)" if parts else "**not measured**"))
+    else:
+        rows.append(("(6) `sockit bench --stream` compared with iperf3",
+                     "no stream-*.json in the results (older than the stream comparison)",
+                     "**not measured**"))
+
+    w("| target | measured | verdict |\n| --- | --- | --- |")
+    for r in rows:
+        w("| %s | %s | %s |" % r)
+    w("")
+    have = {(p["conns"], p["size"], p["depth"]) for p in tcp.points}
+    missing = [x for x in ISSUE_POINTS if x not in have]
+    w("The matrix (%d points: %s connections x %s B x depth %s) %s issue 13's six "
+      "points (1x128x1, 50x128x1, 500x128x1, 50x4096x1, 50x128x16, 500x128x16)%s; every "
+      "target here is judged over all of its points.  CPU per message is the server's "
+      "(or the generator's) user + system time divided by the messages echoed, the "
+      "median over the runs.\n" % (
+          len(tcp.points), ",".join(str(x) for x in sorted({p["conns"] for p in tcp.points})),
+          ",".join(str(x) for x in sorted({p["size"] for p in tcp.points})),
+          ",".join(str(x) for x in sorted({p["depth"] for p in tcp.points})),
+          "holds all of" if not missing else "**lacks** some of",
+          "" if not missing else " (missing: %s)" % ", ".join(
+              "%dx%dx%d" % x for x in missing)))
+
+    w("### (3) The load generator against the cheapest server, per point\n")
+    w("| point | cheapest server | its CPU us/msg | generator us/msg against it | ratio "
+      "| generator > 90 % |")
+    w("| --- | --- | ---: | ---: | ---: | --- |")
+    flag_map = {point_name(p): n for p, n in flagged}
+    for p, name, s, g, r in gen_rows:
+        w("| %s | %s | %s | %s | %s | %s |" % (
+            point_name(p), name or "-", f2(s), f2(g), "%.2fx" % r if r else "-",
+            ", ".join(flag_map.get(point_name(p), [])) or "none"))
+    w("")
+    if srv_rows:
+        w("### (4) Server CPU per message against the textbook loop, per point\n")
+        w("| point | %s us/msg | epoll_echo us/msg | ratio |\n| --- | ---: | ---: | ---: |"
+          % cpu_model)
+        for p, a, b, r in srv_rows:
+            w("| %s | %s | %s | %s |" % (point_name(p), f2(a), f2(b),
+                                         "%.2fx" % r if r else "-"))
+        w("")
+    if p99_rows:
+        w("### (5) p99 against the best peer, per point\n")
+        w("| point | %s median p99 us | range | %s median p99 us | range | verdict |"
+          % (best_model, best_peer))
+        w("| --- | ---: | --- | ---: | --- | --- |")
+        for p, a, b, ra, rb, worse, overlap in p99_rows:
+            rng = lambda xs: "%.0f-%.0f" % (min(xs), max(xs)) if xs else "-"
+            w("| %s | %.0f | %s | %.0f | %s | %s |" % (
+                point_name(p), a or 0, rng(ra), b or 0, rng(rb),
+                "no worse" if not worse else "worse, ranges overlap" if overlap
+                else "**worse**"))
+        w("")
+
+
+ISSUE_POINTS = [(1, 128, 1), (50, 128, 1), (500, 128, 1), (50, 4096, 1), (50, 128, 16),
+                (500, 128, 16)]
+
+STREAM_MODES = ["send", "reverse", "parallel"]
+STREAM_LABEL = {"send": "1 stream", "reverse": "-R", "parallel": "-P 4"}
+
+
+def load_streams(results):
+    """stream-{sockit,iperf3}-MODE-ROUND.json: {(tool, mode): [{bps, cpu_s_per_gb}]},
+    round by round.  The client's CPU in seconds per GB moved (iperf3's
+    from its host_total percentage over the run)."""
+    out = {}
+    try:
+        names = sorted(os.listdir(results))
+    except OSError:
+        return out
+    for n in names:
+        if not (n.startswith("stream-") and n.endswith(".json")):
+            continue
+        parts = n[:-5].split("-")
+        if len(parts) != 4 or parts[2] not in STREAM_MODES:
+            continue
+        tool, mode = parts[1], parts[2]
+        d = load_json(os.path.join(results, n))
+        if not d:
+            continue
+        try:
+            if tool == "sockit":
+                bps = d["bits_per_s"]
+                cpu = d.get("cpu_s_per_gb")
+                srv = None
+            else:
+                e = d["end"]
+                bps = e["sum_received"]["bits_per_second"]
+                secs = e["sum_received"]["seconds"]
+                gb = e["sum_received"]["bytes"] / 1e9
+                u = e.get("cpu_utilization_percent", {})
+                cpu = u["host_total"] / 100 * secs / gb if "host_total" in u and gb else None
+                srv = u["remote_total"] / 100 * secs / gb if "remote_total" in u and gb \
+                    else None
+        except (KeyError, TypeError, ZeroDivisionError):
+            continue
+        out.setdefault((tool, mode), []).append({"bps": bps, "cpu": cpu, "srv": srv,
+                                                  "round": parts[3]})
+    return out
+
+
+def stream_section(w, results, machine):
+    w("## Throughput: `sockit bench --stream` against iperf3\n")
+    stream = load_streams(results)
+    if not stream:
+        w("Not in these results (they predate the stream comparison).\n")
+        return
+    w("Both servers on CPU 0, both clients on CPU 1, %s interleaved rounds of %s s "
+      "(sockit then iperf3 for each mode in each round).  Gbit/s is 10^9 bits/s of "
+      "payload; CPU is the client's user + system seconds per GB moved (sockit bench's "
+      "own rusage; iperf3's `cpu_utilization_percent.host_total` over the run), and "
+      "for iperf3 its server's too (`remote_total`).\n" % (
+          machine.get("stream_rounds", "?"), machine.get("stream_duration", "?")))
+    w("```sh")
+    w("taskset -c 0 build/sockit serve discard -l 127.0.0.1 -p 0 -q &")
+    w("taskset -c 0 build/sockit serve chargen -l 127.0.0.1 -p 0 -q &")
+    w("taskset -c 1 build/sockit bench 127.0.0.1 PORT --stream [-R | -P 4] -D SEC --json")
+    w("taskset -c 0 iperf3 -s -1 --forceflush -B 127.0.0.1 -p PORT &")
+    w("taskset -c 1 iperf3 -c 127.0.0.1 -p PORT -t SEC [-R | -P 4] -J")
+    w("```\n")
+    w("| mode | sockit Gbit/s (median, range) | iperf3 Gbit/s (median, range) | ratio "
+      "| sockit client CPU s/GB | iperf3 client CPU s/GB | iperf3 server CPU s/GB |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+    def summ(xs, k):
+        v = [x[k] for x in xs if x.get(k) is not None]
+        return statistics.median(v) if v else None, v
+    for mode in STREAM_MODES:
+        s, i = stream.get(("sockit", mode), []), stream.get(("iperf3", mode), [])
+        sm, sv = summ(s, "bps")
+        im, iv = summ(i, "bps")
+        rng = lambda m, v: "%.1f (%.1f-%.1f)" % (m / 1e9, min(v) / 1e9, max(v) / 1e9) \
+            if m else "-"
+        w("| %s | %s | %s | %s | %s | %s | %s |" % (
+            STREAM_LABEL[mode], rng(sm, sv), rng(im, iv),
+            "%.2fx" % (sm / im) if sm and im else "-",
+            "%.3f" % summ(s, "cpu")[0] if summ(s, "cpu")[0] is not None else "-",
+            "%.3f" % summ(i, "cpu")[0] if summ(i, "cpu")[0] is not None else "-",
+            "%.3f" % summ(i, "srv")[0] if summ(i, "srv")[0] is not None else "-"))
+    w("")
 
 
 def verdict(ok):
@@ -235,9 +471,19 @@ def main():
     w("| kernel | %s |" % machine.get("kernel", "?"))
     w("| OS | %s |" % machine.get("os", "?"))
     w("| compiler | %s |" % machine.get("cc", "?"))
-    w("| peers | libuv %s, libevent %s, node %s, socat %s, ncat %s, iperf3 %s |" % (
-        machine.get("libuv"), machine.get("libevent"), machine.get("node"),
+    w("| peers | libuv %s, libevent %s, Go %s, node %s, socat %s, ncat %s, iperf3 %s |" % (
+        machine.get("libuv"), machine.get("libevent"), machine.get("go"), machine.get("node"),
         machine.get("socat"), machine.get("ncat"), machine.get("iperf3")))
+    w("| peer setup | each as its own documentation shows an echo server, and each "
+      "with TCP_NODELAY on its connections, as sockit sets: uv_echo (uv_tcp_nodelay), "
+      "event_echo (setsockopt on the accepted socket), node_echo (`noDelay: true` and "
+      "`socket.setNoDelay()`), go_echo (Go's default, and `SetNoDelay(true)` "
+      "again; a goroutine per connection running `io.Copy(conn, conn)`, GOMAXPROCS "
+      "left at its default), epoll_echo (setsockopt) |"
+      if machine.get("peers_nodelay") == "1" else
+      "| peer setup | **not recorded by this run: results from before 2026-12-02, when "
+      "the peers did not yet set TCP_NODELAY, so at depth 1 they waited on Nagle and "
+      "delayed ACKs and every comparison with them below measures that setup** |")
     w("| load average | %s at the start, %s at the end |" % (
         machine.get("load_start", "?"), machine.get("load_end", "?")))
     w("| measuring time | %s s |" % machine.get("elapsed_s", "?"))
@@ -279,7 +525,7 @@ def main():
     w("`sockit compare` runs each server alone on 127.0.0.1, pinned to CPU 0, and "
       "`sockit bench` pinned to CPU 1; at each matrix point every server runs once "
       "per round (A B C ... A B C ...), %s round(s) of %s s (the compare default is 2 s; "
-      "%s s keeps the whole of `make bench` near 20 minutes on 2 cores; "
+      "%s s keeps the whole of `make bench` near 22 minutes on 2 cores; "
       "`DURATION=2 make bench` takes about 35).  "
       "Figures are medians over the rounds.  The peers are in `bench/peers/`; "
       "socat runs as `socat TCP-LISTEN:PORT,bind=127.0.0.1,reuseaddr,fork,backlog=511 "
@@ -287,112 +533,11 @@ def main():
       "/bin/cat` (the backlog and connection limit raised so that 500 clients "
       "measure echo rather than the defaults of 5 and 100).\n" % (r, d, d))
 
-    # ---- targets
-    w("## Targets\n")
-    w("| target | measured | verdict |\n| --- | --- | --- |")
+    # ---- targets (issue 13)
+    w("## Targets (issue 13)\n")
     best_model = tcp.data.get("best_model") if tcp.data else None
     best_peer = tcp.data.get("best_peer") if tcp.data else None
-    worse_points = []
-    if best_model and best_peer:
-        bm, bp = tcp.summary[best_model], tcp.summary[best_peer]
-        ratio = bm["geomean_msgs_per_s"] / bp["geomean_msgs_per_s"]
-        w("| best model >= 1.3x the best peer (geometric mean of msgs/s over the %d points) "
-          "| %s %s msgs/s vs %s %s msgs/s: **%.2fx** | %s |" % (
-              len(tcp.points), best_model, rate(bm["geomean_msgs_per_s"]), best_peer,
-              rate(bp["geomean_msgs_per_s"]), ratio, verdict(ratio >= 1.3)))
-        for p in tcp.points:
-            a, b = tcp.cell(p, best_model), tcp.cell(p, best_peer)
-            if a["median_p99_us"] > b["median_p99_us"]:
-                worse_points.append("%s: %.0f vs %.0f us" % (
-                    point_name(p), a["median_p99_us"], b["median_p99_us"]))
-        w("| best model's p99 no worse than the best peer's at any point | %s | %s |" % (
-            "worse at %d of %d points (%s)" % (len(worse_points), len(tcp.points),
-                                               "; ".join(worse_points))
-            if worse_points else "no worse at any of the %d points" % len(tcp.points),
-            verdict(not worse_points)))
-    else:
-        w("| best model >= 1.3x the best peer | no model or no peer finished every point "
-          "without errors (best model: %s, best peer: %s) | **not measurable** |"
-          % (best_model, best_peer))
-
-    uv_ok = tcp.summary.get("uv_echo", {}).get("complete")
-    for m in EVENT_MODELS:
-        if not tcp.present(m):
-            w("| %s >= libuv (uv_echo) | %s | **not measured** |" % (
-                m, tcp.servers.get(m, {}).get("skipped") or "not run"))
-            continue
-        if not uv_ok:
-            w("| %s >= libuv (uv_echo) | uv_echo did not finish every point cleanly | "
-              "**not measurable** |" % m)
-            continue
-        s = tcp.summary[m]
-        below = [point_name(p) for p in tcp.points
-                 if tcp.cell(p, m).get("median_msgs_per_s", 0)
-                 < tcp.cell(p, "uv_echo")["median_msgs_per_s"]]
-        if s["complete"]:
-            ratio = s["geomean_msgs_per_s"] / tcp.summary["uv_echo"]["geomean_msgs_per_s"]
-            w("| %s >= libuv (uv_echo), geometric mean | **%.2fx** (below uv_echo at %d of %d "
-              "points%s) | %s |" % (m, ratio, len(below), len(tcp.points),
-                                    ": " + ", ".join(below) if below else "",
-                                    verdict(ratio >= 1.0)))
-        else:
-            w("| %s >= libuv (uv_echo) | errors or failures at %d of %d points | %s |" % (
-                m, len(tcp.points) - s["clean_points"], len(tcp.points), verdict(False)))
-
-    over = []
-    for name, s in tcp.summary.items():
-        if s["kind"] == "model" and s["server_user_s"] + s["server_sys_s"] > 0:
-            if s["server_user_pct"] > 5:
-                over.append("%s %.1f%%" % (name, s["server_user_pct"]))
-    if best_model:
-        u = tcp.summary[best_model]["server_user_pct"]
-        w("| server user-space CPU <= 5 %% (utime / (utime + stime), all runs) | best model "
-          "%s: **%.1f%%**; models over 5 %%: %s | %s |" % (
-              best_model, u, ", ".join(over) if over else "none", verdict(u <= 5 and not over)
-              if not over else verdict(False) + " for " + ", ".join(x.split()[0] for x in over)))
-
-    # UDP: the best sockit UDP model against the textbook loop.
-    if udp.data and udp.present("udp_echo"):
-        models = [n for n, s in udp.summary.items() if s["kind"] == "model"]
-        clean_pts = [p for p in udp.points if udp.clean(p, "udp_echo")]
-        best_u, best_u_g = None, 0
-        for m in models:
-            if all(udp.clean(p, m) for p in clean_pts) and clean_pts:
-                g = udp.geomean_where(m, clean_pts)
-                if g > best_u_g:
-                    best_u, best_u_g = m, g
-        if best_u:
-            ref = udp.geomean_where("udp_echo", clean_pts)
-            ratio = best_u_g / ref if ref else 0
-            note = "" if len(clean_pts) == len(udp.points) else (
-                " (over the %d of %d points where udp_echo lost nothing)"
-                % (len(clean_pts), len(udp.points)))
-            w("| UDP echo >= 1.5x the textbook loop (udp_echo) | %s %s vs %s msgs/s: "
-              "**%.2fx**%s | %s |" % (best_u, rate(best_u_g), rate(ref), ratio, note,
-                                      verdict(ratio >= 1.5)))
-        else:
-            w("| UDP echo >= 1.5x the textbook loop | no sockit UDP model ran every point "
-              "without loss | **missed** |")
-    else:
-        w("| UDP echo >= 1.5x the textbook loop | udp_echo not run | **not measured** |")
-
-    if gets and iperfs:
-        g, i = statistics.median(gets), statistics.median(iperfs)
-        w("| `sockit get` 1 GiB >= 0.9x one iperf3 stream | %.0f MB/s vs %.0f MB/s: **%.2fx** "
-          "| %s |" % (g, i, g / i, verdict(g / i >= 0.9)))
-    else:
-        w("| `sockit get` 1 GiB >= 0.9x one iperf3 stream | %s | **not measured** |"
-          % ("; ".join(transfer_notes) or "no result"))
-    w("")
-
-    # ---- why the misses: each explained from the figures above
-    why = misses_explained(tcp, udp, perf, best_model, best_peer)
-    if why:
-        w("## What limits the missed targets\n")
-        w("Computed from the same results; a target is only explained here, never "
-          "re-judged.\n")
-        for para in why:
-            w(para + "\n")
+    targets_section(w, tcp, results, machine)
 
     # ---- chart
     w("## Chart\n")
@@ -407,15 +552,23 @@ def main():
     w("## TCP echo\n")
     if best_model and best_peer:
         w("### Best model against the best peer, point by point\n")
+        # The server's CPU per message where the results have it (not
+        # in those from before compare measured it).
+        per_msg = any(field(tcp.cell(p, best_model), "server_cpu_us_per_msg")
+                      for p in tcp.points)
         w("| point | %s msgs/s | %s msgs/s | ratio | %s p99 us | %s p99 us |" % (
-            best_model, best_peer, best_model, best_peer))
-        w("| --- | ---: | ---: | ---: | ---: | ---: |")
+            best_model, best_peer, best_model, best_peer)
+          + (" %s srv us/msg | %s srv us/msg |" % (best_model, best_peer) if per_msg else ""))
+        w("| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if per_msg else ""))
         for p in tcp.points:
             a, b = tcp.cell(p, best_model), tcp.cell(p, best_peer)
             w("| %s | %s | %s | %.2fx | %.0f | %.0f |" % (
                 point_name(p), rate(a["median_msgs_per_s"]), rate(b["median_msgs_per_s"]),
                 a["median_msgs_per_s"] / b["median_msgs_per_s"], a["median_p99_us"],
-                b["median_p99_us"]))
+                b["median_p99_us"])
+              + (" %s | %s |" % (us_per_msg(field(a, "server_cpu_us_per_msg")),
+                                 us_per_msg(field(b, "server_cpu_us_per_msg")))
+                 if per_msg else ""))
         w("")
     w("### Every server, every point\n")
     w(demote(tcp_md))
@@ -427,6 +580,8 @@ def main():
       "clients keep more datagrams in flight than a socket buffer holds, so "
       "losses there measure how fast a server drains its socket.\n")
     w(demote(udp_md) if udp_md else "Not run.\n")
+
+    stream_section(w, results, machine)
 
     # ---- bulk
     w("## Bulk transfer: `sockit get` against iperf3\n")
@@ -448,29 +603,66 @@ def main():
     w("MB is 10^6 bytes.  `sockit get` reports its own transfer time (from the request "
       "to the last byte); iperf3 its receiver's rate over a 1 GiB (`-n 1G`) transfer.\n")
 
+    # ---- server CPU per message
+    w("## Server CPU per message\n")
+    if any(field(s, "server_cpu_us_per_msg") for s in tcp.summary.values()):
+        w("`server_cpu_us_per_msg`: the server's user + system CPU time (every thread, "
+          "every process it forked) per message echoed, as the geometric mean over the "
+          "%d TCP points of each point's median.  It measures the server whoever set "
+          "the pace; msgs/s measures the load generator where that ran above 90%% of "
+          "its CPU (the last column counts those points).\n" % len(tcp.points))
+        w("| server | kind | srv us/msg | gen >90% points |\n| --- | --- | ---: | ---: |")
+        ranked = sorted(tcp.summary.items(),
+                        key=lambda kv: field(kv[1], "server_cpu_us_per_msg") or float("inf"))
+        for name, s in ranked:
+            w("| %s | %s | %s | %s |" % (
+                name, s["kind"], us_per_msg(field(s, "server_cpu_us_per_msg")),
+                field(s, "generator_saturated_points") if field(
+                    s, "generator_saturated_points") is not None else "-"))
+        w("")
+    else:
+        w("These results predate `server_cpu_us_per_msg`; the next `make bench` "
+          "measures it.\n")
+
     # ---- load generator CPU
     w("## The load generator's own CPU\n")
-    w("From `sockit bench`'s `cpu_us_per_msg` (its user + system CPU time divided by "
-      "the messages echoed) and its CPU use over the run, at each TCP point: the median "
+    w("`sockit bench`'s user + system CPU time (all its threads) divided by the "
+      "messages echoed, and its CPU use over its run, at each TCP point: the median "
       "over every server that ran the point cleanly, and against the best model.  "
-      "Near 100 %% CPU the load generator, not the server, sets the pace.\n")
+      "Above 90 % CPU the load generator, not the server, sets the pace.\n")
     w("| point | us/msg (median over servers) | us/msg against %s | bench CPU against %s |"
       % (best_model, best_model))
     w("| --- | ---: | ---: | ---: |")
     for p in tcp.points:
-        vals = [c["gen_cpu_us_per_msg"] for c in p["results"] if c["status"] == "ok"]
+        vals = [field(c, "generator_cpu_us_per_msg", "gen_cpu_us_per_msg")
+                for c in p["results"] if c["status"] == "ok"]
+        vals = [v for v in vals if v is not None]
         b = tcp.cell(p, best_model) if best_model else None
+        b_us = field(b, "generator_cpu_us_per_msg", "gen_cpu_us_per_msg")
+        b_pct = field(b, "generator_cpu_pct", "gen_cpu_pct")
         w("| %s | %s | %s | %s |" % (
             point_name(p), "%.2f" % statistics.median(vals) if vals else "-",
-            "%.2f" % b["gen_cpu_us_per_msg"] if b and "gen_cpu_us_per_msg" in b else "-",
-            "%.0f%%" % b["gen_cpu_pct"] if b and "gen_cpu_pct" in b else "-"))
+            "%.2f" % b_us if b_us is not None else "-",
+            "%.0f%%" % b_pct if b_pct is not None else "-"))
     w("")
+
+    # ---- the generator's engines, measured by scripts/bench_engines.py
+    engines = read_text(os.path.join(results, "engines.md"))
+    if engines.strip():
+        w("### Its engines, measured on their own\n")
+        w("Not from `make bench`: `scripts/bench_engines.py` measures the poll and "
+          "io_uring engines of `sockit bench` against the same servers, and its result "
+          "is kept in `bench/results/engines.md`, quoted here as it was written.\n")
+        w(engines.strip() + "\n")
 
     # ---- server CPU split
     w("## Server CPU: user space against kernel\n")
-    w("utime and stime of the server's process group from `/proc/PID/stat` over all "
-      "its TCP runs (clock ticks, so short runs round to whole 10 ms ticks; the sums "
-      "over %d runs do not).\n" % (len(tcp.points) * int(machine.get("repeat", "1") or 1)))
+    w("utime and stime of the server's process group over all its TCP runs: from "
+      "`/proc/PID/stat` before each run and, after it, from `wait4()`'s rusage of every "
+      "process in the group as it is reaped (results from before "
+      "`server_cpu_us_per_msg` read `/proc/PID/stat` at both ends, in 10 ms clock "
+      "ticks; the sums over %d runs round little either way).\n"
+      % (len(tcp.points) * int(machine.get("repeat", "1") or 1)))
     w("| server | kind | user s | system s | user share |\n| --- | --- | ---: | ---: | ---: |")
     for name, s in tcp.summary.items():
         if s["server_user_s"] + s["server_sys_s"] > 0:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * epoll_echo.c - the textbook level-triggered epoll echo server, as a
  * benchmark peer for `sockit compare`.
@@ -17,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +128,9 @@ static void on_accept(int ep, int listener)
             close(fd);
             continue;
         }
+        /* As sockit does: no Nagle delay on request/response traffic. */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c->fd = fd;
         c->len = c->off = 0;
         watch(ep, c, EPOLL_CTL_ADD);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * event_echo.c - the libevent echo server, as a benchmark peer for
  * `sockit compare`.  Built against Debian's libevent-dev.
@@ -19,6 +20,9 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +49,9 @@ static void accept_conn(struct evconnlistener *listener, evutil_socket_t fd,
     (void)socklen;
     (void)ctx;
     struct event_base *base = evconnlistener_get_base(listener);
+    /* As sockit does: no Nagle delay on request/response traffic. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, (const void *)&one, sizeof one);
     struct bufferevent *bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (bev == NULL) {
         evutil_closesocket(fd);

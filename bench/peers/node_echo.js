@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 // node_echo.js - the Node.js echo server, as a benchmark peer for
 // `sockit compare`.
 //
@@ -17,7 +18,10 @@ if (process.argv.length !== 3 || !Number.isInteger(port)) {
   process.exit(2);
 }
 
-const server = net.createServer((socket) => {
+// noDelay: no Nagle delay on request/response traffic, as sockit does
+// (Node's docs: socket.setNoDelay; the server option needs Node >= 17.7).
+const server = net.createServer({ noDelay: true }, (socket) => {
+  socket.setNoDelay(true);
   socket.on('error', () => socket.destroy()); // a reset client is not our error
   socket.pipe(socket);
 });

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * udp_echo.c - the textbook UDP echo server (Stevens' dg_echo), as a
  * benchmark peer for `sockit compare --udp`.

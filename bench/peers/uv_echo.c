@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * uv_echo.c - the libuv echo server, as a benchmark peer for
  * `sockit compare`.  Built against Debian's libuv1-dev.
@@ -66,9 +67,13 @@ static void on_connection(uv_stream_t *server, int status)
     if (client == NULL)
         return;
     uv_tcp_init(server->loop, client);
-    if (uv_accept(server, (uv_stream_t *)client) == 0)
+    if (uv_accept(server, (uv_stream_t *)client) == 0) {
+        /* As sockit does (and libuv's docs advise for request/response
+         * traffic): no Nagle delay waiting for an ACK that a delayed-ACK
+         * peer holds back. */
+        uv_tcp_nodelay(client, 1);
         uv_read_start((uv_stream_t *)client, alloc_buffer, on_read);
-    else
+    } else
         uv_close((uv_handle_t *)client, on_close);
 }
 
