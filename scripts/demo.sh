@@ -1,11 +1,16 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # A short tour of sockit on loopback: echo over TCP and UDP, a file
 # transfer with half-close, and name lookup.  Every server listens on
 # 127.0.0.1 port 0 (a free port the kernel picks) and is stopped at the end.
+# Every command is shown exactly as it runs, quoted for a POSIX shell, from
+# the scratch directory the tour works in, so it can be pasted as shown.
 set -eu
 
 SOCKIT=${SOCKIT:-build/sockit}
+case $SOCKIT in /*) ;; *) SOCKIT=$PWD/$SOCKIT ;; esac
 work=$(mktemp -d "${TMPDIR:-/tmp}/sockit-demo.XXXXXX")
+cd "$work"
 pids=""
 
 cleanup() {
@@ -14,6 +19,19 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
+
+# quote ARGS...: the arguments as a shell would need them typed: a word
+# with anything but letters, digits and _./:=@%+,- goes in single quotes.
+quote() {
+    out=
+    for a in "$@"; do
+        case $a in
+        '' | *[!A-Za-z0-9_./:=@%+,-]*) a="'$(printf '%s' "$a" | sed "s/'/'\\\\''/g")'" ;;
+        esac
+        out="$out${out:+ }$a"
+    done
+    printf '%s' "$out"
+}
 
 # start NAME ARGS...: run `sockit serve ARGS` in the background and wait
 # for its "listening on ... port N" line; sets $port.
@@ -33,8 +51,8 @@ start() {
         sleep 0.05
     done
     port=$(sed -n 's/^listening on .* port \([0-9]*\) .*/\1/p' "$work/$name.log")
-    echo "  \$ sockit serve $* -l 127.0.0.1 -p 0"
-    echo "  $(head -n 1 "$work/$name.log")"
+    printf '  $ sockit serve %s -l 127.0.0.1 -p 0\n' "$(quote "$@")"
+    printf '  %s\n' "$(head -n 1 "$work/$name.log")"
 }
 
 step() {
@@ -42,14 +60,14 @@ step() {
 }
 
 show() {
-    echo "  \$ sockit $*"
+    printf '  $ sockit %s\n' "$(quote "$@")"
     "$SOCKIT" "$@" 2>&1 | sed 's/^/    /'
 }
 
 step "TCP echo on the thread-per-connection model"
 start echo echo -m thread
 show echo 127.0.0.1 "$port" "hello, sockit"
-echo "  \$ printf 'first line\\nsecond line\\nQ\\n' | sockit echo 127.0.0.1 $port"
+printf '  $ %s | sockit echo 127.0.0.1 %s\n' "printf 'first line\\nsecond line\\nQ\\n'" "$port"
 printf 'first line\nsecond line\nQ\n' | "$SOCKIT" echo 127.0.0.1 "$port" | sed 's/^/    /'
 
 step "UDP echo, the textbook recvfrom/sendto loop"
@@ -58,18 +76,18 @@ show echo -u 127.0.0.1 "$port" "a datagram"
 show echo -u --connected 127.0.0.1 "$port" "over a connected UDP socket"
 
 step "File transfer with half-close (server sends, shuts down its side, reads 'Thank you')"
-mkdir -p "$work/root" "$work/down"
-head -c 1048576 /dev/urandom >"$work/root/random.bin"
-start file file --root "$work/root" -m fork
-echo "  \$ sockit get 127.0.0.1 $port random.bin -o random.bin"
-"$SOCKIT" get 127.0.0.1 "$port" random.bin -o "$work/down/random.bin" 2>&1 | sed 's/^/    /'
-sent=$(sha256sum <"$work/root/random.bin" | cut -d' ' -f1)
-got=$(sha256sum <"$work/down/random.bin" | cut -d' ' -f1)
+mkdir -p root down
+head -c 1048576 /dev/urandom >root/random.bin
+printf '  (in %s: root/random.bin, 1 MiB of random bytes)\n' "$work"
+start file file --root root -m fork
+show get 127.0.0.1 "$port" random.bin -o down/random.bin
+sent=$(sha256sum <root/random.bin | cut -d' ' -f1)
+got=$(sha256sum <down/random.bin | cut -d' ' -f1)
 echo "    sha256 sent     $sent"
 echo "    sha256 received $got"
 [ "$sent" = "$got" ] || { echo "demo: checksums differ" >&2; exit 1; }
-echo "  \$ sockit get 127.0.0.1 $port ../etc/passwd     # outside the root"
-"$SOCKIT" get 127.0.0.1 "$port" ../etc/passwd -o "$work/down/passwd" 2>&1 | sed 's/^/    /' || true
+printf '  $ sockit get 127.0.0.1 %s ../etc/passwd -o down/passwd     # outside the root\n' "$port"
+"$SOCKIT" get 127.0.0.1 "$port" ../etc/passwd -o down/passwd 2>&1 | sed 's/^/    /' || true
 sleep 0.2
 echo "  server log:"
 sed 's/^/    /' "$work/file.log"
