@@ -253,7 +253,8 @@ name and reads them back:
 Linux reports twice the receive buffer that was asked for: it reserves
 as much again for its own bookkeeping (socket(7)), so `getsockopt` after
 `setsockopt(SO_RCVBUF, 4096)` says 8192.  Nagle's algorithm (off with
-TCP_NODELAY) is on by default.
+TCP_NODELAY) is on by default; its cost is measured at the end of this
+chapter.
 """)
     s.say("""
 The receive buffer is also TCP's window: the sender may have no more
@@ -290,6 +291,57 @@ announce room again.  That is why servers that move bulk data raise
 SO_RCVBUF (or leave it to Linux's autotuning, which a fixed setsockopt
 turns off), and why a reader that stops reading stops its sender.
 """ % (fast / slow))
+    nagle(s)
+
+
+def nagle(s):
+    s.say("""
+### Nagle's algorithm and the delayed ACK
+
+Nagle's algorithm holds a small segment back while an earlier one is
+still unacknowledged, so that many tiny writes become one segment.  The
+receiver, for its part, delays its ACK (up to 40 ms on Linux, 200 ms on
+Windows) hoping to send it along with data.  When a program writes one
+message in two pieces and the peer waits for the whole message before
+answering, each side waits for the other: the second piece waits for
+the ACK of the first, and the ACK waits for its timer.
+
+Two echo servers with a 1 KiB buffer, so that each 1500-byte message is
+read and echoed in two writes (1024 bytes, then 476).  sockit gives
+every connection TCP_NODELAY; `--sockopt nodelay=off` leaves Nagle on.
+`sockit bench` sends one message at a time and times each round trip:
+""")
+    fast_srv = s.serve("echo -q --buffer 1K", 7017)
+    nagle_srv = s.serve("echo -q --buffer 1K --sockopt nodelay=off", 7018)
+
+    def p50(text):
+        m = re.search(r"^\s+latency\s+p50 ([\d.]+) us", text, re.M)
+        if not m:
+            raise ClaimFailed("no p50 latency in:\n" + text)
+        return float(m.group(1))
+    keep = lines_matching(r"^sockit bench", r"^\s+messages", r"^\s+latency")
+    fast = p50(s.run("sockit bench 127.0.0.1 7017 -s 1500 -D 1",
+                     expect=[r"^\s+errors\s+0$"], keep=keep))
+    slow = p50(s.run("sockit bench 127.0.0.1 7018 -s 1500 -D 1",
+                     expect=[r"^\s+errors\s+0$"], keep=keep))
+    fast_srv.stop()
+    nagle_srv.stop()
+    if not fast < 5000:
+        raise ClaimFailed("with TCP_NODELAY the median round trip took %.0f us, not under 5 ms"
+                          % fast)
+    if not slow > 20000:
+        raise ClaimFailed("with Nagle on the median round trip took %.0f us, not over 20 ms"
+                          % slow)
+    s.notice("""
+the median round trip took %.1f ms with Nagle on and %.0f us without
+it: the same server, the same bytes.  With Nagle, the second write sat
+in the server's send buffer until the client's delayed-ACK timer fired.
+`--trace` on the server shows the choice on each connection
+(`setsockopt(7, IPPROTO_TCP, TCP_NODELAY, 0) = 0: Nagle on: a small segment
+waits while an earlier one is unacknowledged`).  That is why interactive
+servers set TCP_NODELAY, and why the better cure is to write a reply in
+one call (one buffer, or `writev`) rather than in pieces.
+""" % (slow / 1000, fast))
 
 
 def zombies(s):

@@ -2,10 +2,12 @@
 """`sockit serve` as a user types it: lists, help, and every usage error
 gets one clear line and the right exit code."""
 import socket
+import statistics
+import time
 
 import pytest
 
-from conftest import connect, recv_exact, sockit
+from conftest import LOCAL, connect, model_params, recv_exact, sockit
 
 
 def usage_error(r, *words):
@@ -155,3 +157,34 @@ def test_workers_that_cannot_start_never_claim_to_listen():
     lines = r.stderr.decode().splitlines()
     assert r.returncode == 1, r
     assert len(lines) == 1 and lines[0].startswith("sockit serve: cannot start the event loops: "), lines
+
+
+def _median_round_trip(port, size=1500, rounds=9):
+    """Median seconds for one size-byte message to come back whole."""
+    s = connect(LOCAL, port)
+    msg = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    times = []
+    for _ in range(rounds):
+        t0 = time.monotonic()
+        s.sendall(msg)
+        assert recv_exact(s, size) == msg
+        times.append(time.monotonic() - t0)
+    s.close()
+    return statistics.median(times)
+
+
+@pytest.mark.parametrize("model", model_params(["iterative", "thread", "epoll", "uring"]))
+def test_nodelay_off_leaves_connections_nagle(serve, model):
+    """With a 1 KiB buffer a 1500-byte message is echoed in two writes.
+    With TCP_NODELAY (the default) both leave at once; with --sockopt
+    nodelay=off Nagle holds the second until the first is acknowledged,
+    and the client delays that ACK (about 40 ms on Linux), as LEARN's
+    chapter 8 shows.  The trace says which the server chose."""
+    fast = serve("echo", "-m", model, "-l", LOCAL, "-p", "0", "--buffer", "1K",
+                 "--trace=json")
+    nagle = serve("echo", "-m", model, "-l", LOCAL, "-p", "0", "--buffer", "1K",
+                  "--sockopt", "nodelay=off", "--trace=json")
+    assert _median_round_trip(fast.port) < 0.020
+    assert _median_round_trip(nagle.port) >= 0.020
+    for srv, value in ((fast, 1), (nagle, 0)):
+        srv.wait_for_log(r'"call":"setsockopt","fd":\d+,"args":"IPPROTO_TCP, TCP_NODELAY, %d"' % value)

@@ -406,7 +406,7 @@ int sk__blocking_serve(struct sk_server *srv, sk_socket_t fd, const struct sk_ad
         sk_socket_close(fd);
         return rc;
     }
-    sk__server_set_nodelay(fd);
+    sk__server_set_nodelay(srv, fd);
 
     sk_session_log(&c->session, SK_LOG_INFO, "connected");
     if (hooks && hooks->on_start)

@@ -110,7 +110,7 @@ void sk__worker_accepted(struct sk__worker *w, sk_socket_t fd, const struct sk_a
         sk__worker_stop_listening(w);
         return;
     }
-    sk__server_set_nodelay(fd);
+    sk__server_set_nodelay(srv, fd);
     if (w->fd_limit > 0 && (int)fd >= w->fd_limit) {
         char who[SK_ADDRSTRLEN] = "?";
         sk_addr_format((const struct sockaddr *)&peer->ss, who, sizeof who);

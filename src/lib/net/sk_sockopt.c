@@ -130,6 +130,20 @@ int sk__parse_size(const char *text, uint64_t max, uint64_t *out)
     return 0;
 }
 
+int sk__sockopt_bool_in(const char *const *assignments, int n, const char *name,
+                        int fallback)
+{
+    size_t len = strlen(name);
+    int value = fallback;
+    for (int i = 0; i < n; i++) {
+        const char *a = assignments[i];
+        int on;
+        if (strncmp(a, name, len) == 0 && a[len] == '=' && parse_bool(a + len + 1, &on) == 0)
+            value = on;
+    }
+    return value;
+}
+
 static int parse_size(const char *v, int *out)
 {
     uint64_t n;

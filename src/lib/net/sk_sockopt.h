@@ -17,4 +17,11 @@
  * 0 and *out, or SK_EOPTVALUE when text is not one or exceeds max. */
 int sk__parse_size(const char *text, uint64_t max, uint64_t *out);
 
+/* The on/off value the last "name=value" of assignments gives name, or
+ * fallback when none names it (or its value is not on/off, which
+ * sk_sockopt_check has refused before the server starts).  The server
+ * reads its --sockopt nodelay=... through it. */
+int sk__sockopt_bool_in(const char *const *assignments, int n, const char *name,
+                        int fallback);
+
 #endif

@@ -61,6 +61,9 @@ extern unsigned sk__trace_flags;
 /* What turning Nagle off means, for the servers that do. */
 #define SK_NODELAY_MEANING \
     "Nagle off: a small reply leaves at once, not after the last segment's ACK"
+/* And leaving it on (--sockopt nodelay=off). */
+#define SK_NAGLE_MEANING \
+    "Nagle on: a small segment waits while an earlier one is unacknowledged"
 
 /* Sample TCP_INFO every this often with SK_TRACE_TCP. */
 #define SK_TRACE_TCP_PERIOD_MS 1000

@@ -6,6 +6,7 @@
 #include "sk_trace.h"
 #include "sk_error.h"
 #include "sk_sock.h"
+#include "sk_sockopt.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -210,15 +211,17 @@ int sk__server_admit(struct sk_server *srv, sk_socket_t fd, const struct sk_addr
     return 0;
 }
 
-void sk__server_set_nodelay(sk_socket_t fd)
+void sk__server_set_nodelay(const struct sk_server *srv, sk_socket_t fd)
 {
     /* Replies go out as soon as they are written, not after Nagle's wait
-     * for the previous segment's acknowledgement. */
-    int one = 1;
-    int rc = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, (const void *)&one, sizeof one);
+     * for the previous segment's acknowledgement.  Set either way: Linux
+     * copies the listener's setting to the connection, Windows does not. */
+    int on = srv->nodelay;
+    int rc = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, (const void *)&on, sizeof on);
     if (SK_TRACING())
-        sk__trace_call(fd, "setsockopt", "IPPROTO_TCP, TCP_NODELAY, 1",
-                       rc == 0 ? 0 : sk__socket_error(), SK_NODELAY_MEANING, SK__TRACE_NO_TCP);
+        sk__trace_call(fd, "setsockopt", on ? "IPPROTO_TCP, TCP_NODELAY, 1" : "IPPROTO_TCP, TCP_NODELAY, 0",
+                       rc == 0 ? 0 : sk__socket_error(),
+                       on ? SK_NODELAY_MEANING : SK_NAGLE_MEANING, SK__TRACE_NO_TCP);
 }
 
 void sk__server_leave(struct sk_server *srv, const struct sk_addr *peer)
@@ -341,6 +344,7 @@ int sk_server_run(const struct sk_server_config *cfg, const char **why)
         goto out;
     }
     srv.port = sk_addr_port((const struct sockaddr *)&srv.bound.ss);
+    srv.nodelay = sk__sockopt_bool_in(cfg->sockopts, cfg->nsockopts, "nodelay", 1);
     srv.service_config = cfg->service_config;
     srv.service_config.port = srv.port;
     srv.service_config.idle_timeout_ms = cfg->idle_timeout_ms;

@@ -47,6 +47,7 @@ struct sk_server {
     uint64_t last_emfile_log_ms;
     struct sk__peerlimit *peerlimit; /* --max-per-ip, or NULL */
     int ready;                   /* the ready line has been given */
+    int nodelay;                 /* TCP_NODELAY for connections: 1 unless --sockopt nodelay=off */
     const char *why;             /* set by a model whose run fails: what failed */
 };
 
@@ -86,9 +87,10 @@ void sk__server_refuse(struct sk_server *srv, sk_socket_t fd, const struct sk_ad
 void sk__server_refuse_busy(struct sk_server *srv, sk_socket_t fd, const struct sk_addr *peer,
                            const char *why);
 
-/* Set TCP_NODELAY on an accepted connection, traced: the one setting
- * every model gives its connections. */
-void sk__server_set_nodelay(sk_socket_t fd);
+/* Set TCP_NODELAY on an accepted connection to srv->nodelay, traced:
+ * the one setting every model gives its connections.  On unless the
+ * listener was given nodelay=off, which leaves Nagle on for teaching. */
+void sk__server_set_nodelay(const struct sk_server *srv, sk_socket_t fd);
 
 /* Log a new or finished connection. */
 void sk__server_log_peer(struct sk_server *srv, const struct sk_addr *peer,
