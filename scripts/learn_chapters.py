@@ -233,6 +233,19 @@ another socket holds", so sockit.exe sets SO_EXCLUSIVEADDRUSE instead.
 """)
 
 
+def run_bench(s, command, keep):
+    """Run a `sockit bench` command whose run must have no errors; its output."""
+    return s.run(command, expect=[r"^\s+errors\s+0$"], keep=keep)
+
+
+def bench_figure(text, pattern, what):
+    """The match of pattern in bench's output, or ClaimFailed naming what."""
+    m = re.search(pattern, text, re.M)
+    if not m:
+        raise ClaimFailed("no %s in:\n%s" % (what, text))
+    return m
+
+
 def socket_options(s):
     s.say("""
 ## 8. Socket options and the kernel's buffers
@@ -268,15 +281,11 @@ which the accepted connections inherit), each take one second of
     small = s.serve("discard -q --sockopt rcvbuf=4K", 7015)
 
     def rate(text):
-        m = re.search(r"^\s+rate\s+([\d.]+) (G|M|k)bit/s", text, re.M)
-        if not m:
-            raise ClaimFailed("no rate in:\n" + text)
+        m = bench_figure(text, r"^\s+rate\s+([\d.]+) (G|M|k)bit/s", "rate")
         return float(m.group(1)) * {"G": 1e9, "M": 1e6, "k": 1e3}[m.group(2)]
     keep = lines_matching(r"^sockit bench", r"^\s+rate")
-    fast = rate(s.run("sockit bench 127.0.0.1 7014 --stream -s 128K -D 1",
-                      expect=[r"^\s+errors\s+0$"], keep=keep))
-    slow = rate(s.run("sockit bench 127.0.0.1 7015 --stream -s 128K -D 1",
-                      expect=[r"^\s+errors\s+0$"], keep=keep))
+    fast = rate(run_bench(s, "sockit bench 127.0.0.1 7014 --stream -s 128K -D 1", keep))
+    slow = rate(run_bench(s, "sockit bench 127.0.0.1 7015 --stream -s 128K -D 1", keep))
     if not slow * 4 < fast:
         raise ClaimFailed("the 4 KiB receive buffer did not slow the sender to a quarter: "
                           "%.0f against %.0f bit/s" % (slow, fast))
@@ -315,15 +324,10 @@ every connection TCP_NODELAY; `--sockopt nodelay=off` leaves Nagle on.
     nagle_srv = s.serve("echo -q --buffer 1K --sockopt nodelay=off", 7018)
 
     def p50(text):
-        m = re.search(r"^\s+latency\s+p50 ([\d.]+) us", text, re.M)
-        if not m:
-            raise ClaimFailed("no p50 latency in:\n" + text)
-        return float(m.group(1))
+        return float(bench_figure(text, r"^\s+latency\s+p50 ([\d.]+) us", "p50 latency").group(1))
     keep = lines_matching(r"^sockit bench", r"^\s+messages", r"^\s+latency")
-    fast = p50(s.run("sockit bench 127.0.0.1 7017 -s 1500 -D 1",
-                     expect=[r"^\s+errors\s+0$"], keep=keep))
-    slow = p50(s.run("sockit bench 127.0.0.1 7018 -s 1500 -D 1",
-                     expect=[r"^\s+errors\s+0$"], keep=keep))
+    fast = p50(run_bench(s, "sockit bench 127.0.0.1 7017 -s 1500 -D 1", keep))
+    slow = p50(run_bench(s, "sockit bench 127.0.0.1 7018 -s 1500 -D 1", keep))
     fast_srv.stop()
     nagle_srv.stop()
     if not fast < 5000:
