@@ -12,6 +12,8 @@
 #      iperf3 stream;
 #   3b. `sockit bench --stream` (to discard, -R from chargen, -P 4) against
 #      iperf3 (-c, -R, -P 4), STREAM_ROUNDS interleaved rounds;
+#   3c. the uring model with each io_uring technique turned off in turn
+#      (scripts/bench_uring.py, URING_ROUNDS rounds: about 2 minutes);
 #   4. a perf profile of the best model, when perf can sample here.
 # The compare results carry the server's CPU time per message
 # (server_cpu_us_per_msg, the efficiency figure beside msgs/s and p99) and
@@ -283,6 +285,23 @@ while [ "$round" -le "$STREAM_ROUNDS" ]; do
     done
     round=$((round + 1))
 done
+
+# ---- 3c. the io_uring model's techniques, one at a time -----------------------------
+# scripts/bench_uring.py: the uring server with everything on, then with
+# each technique off (SOCKIT_URING=no-NAME), then the textbook epoll loop,
+# all at the six points, URING_ROUNDS interleaved rounds of 1 s.
+URING_ROUNDS=${URING_ROUNDS:-3}
+rm -f "$RESULTS/uring-features.md" "$RESULTS/uring-features.json"
+if "$SOCKIT" serve --model list 2>/dev/null | awk '$1 == "uring"' | grep -qv unavailable; then
+    say "the uring model with each io_uring technique off, $URING_ROUNDS rounds"
+    python3 scripts/bench_uring.py --sockit "$SOCKIT" --peer-dir "$BUILD/peers" \
+        --rounds "$URING_ROUNDS" --json "$RESULTS/uring-features.json" \
+        >"$RESULTS/uring-features.md" 2>"$work/uring-features.log" \
+        || { say "bench_uring.py failed:"; tail -n 5 "$work/uring-features.log" >&2; }
+    cat "$RESULTS/uring-features.md"
+else
+    say "the uring model cannot run here: no io_uring technique measured"
+fi
 
 # ---- 4. where the best model spends its time, if perf can sample here ---------------
 # Hardware counters are often missing in a VM; cpu-clock sampling still works.

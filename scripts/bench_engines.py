@@ -35,10 +35,10 @@ DEFAULT_POINTS = "1x128x1,50x128x1,500x128x1,50x4096x1,50x128x16,500x128x16"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def start_server(sockit, server):
+def start_server(sockit, server, env=None):
     words = shlex.split(server)
     cmd = words if os.path.isabs(words[0]) else [sockit] + words
-    proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdin=subprocess.DEVNULL, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     line = proc.stderr.readline().decode()
     m = re.search(r"port (\d+)", line)

@@ -624,6 +624,23 @@ def main():
         w("These results predate `server_cpu_us_per_msg`; the next `make bench` "
           "measures it.\n")
 
+    # ---- the io_uring techniques, one at a time (scripts/bench_uring.py)
+    uring = read_text(os.path.join(results, "uring-features.md"))
+    w("### The io_uring model's techniques, one at a time\n")
+    if uring.strip():
+        w("`scripts/bench_uring.py` (step 3c of `make bench`): the uring model with "
+          "its default techniques, then with one of them turned off "
+          "(`SOCKIT_URING=no-NAME`), then with receive bundles turned on (`+bundle`, "
+          "off by default), then the textbook epoll loop, all started at once "
+          "on CPU 0 and loaded in turn from CPU 1 at issue 13's six points (each round "
+          "starting with the next server).  A ratio above 1 is what that technique saves: the server costs that much more "
+          "without it; `uring again` is the same server twice, so its distance from "
+          "1 is the noise the others must stand out of.\n")
+        w(demote(uring.strip()) + "\n")
+    else:
+        w("Not measured by this run (the uring model cannot run here, or these "
+          "results predate `scripts/bench_uring.py`).\n")
+
     # ---- load generator CPU
     w("## The load generator's own CPU\n")
     w("`sockit bench`'s user + system CPU time (all its threads) divided by the "

@@ -128,3 +128,74 @@ def test_sigterm_stops_with_exit_0_and_closes_connections(serve):
         s.close()
     srv._reader.join(5)
     assert len(re.findall(r"closed \(1 bytes in, 1 out\)", srv.log())) == 5, srv.log()
+
+
+# ---- each technique on its own (SOCKIT_URING, for measuring) ------------------
+
+URING_FEATURES = ["defer", "ringfd", "multishot-recv", "multishot-accept", "bundle"]
+
+
+def echo_many_at_once(port, conns, size, seed):
+    """conns connections at once, each echoing size random bytes in random
+    pieces; the list of (sent, received) pairs."""
+    rng = random.Random(seed)
+    payloads = [rng.randbytes(size) for _ in range(conns)]
+    results = [None] * conns
+
+    def one(i):
+        results[i] = echo_in_pieces(LOCAL, port, payloads[i], random.Random(seed + i))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return list(zip(payloads, results))
+
+
+@pytest.mark.parametrize("off", ["none"] + URING_FEATURES)
+def test_echo_with_each_technique_off(serve, off):
+    """Every byte comes back whichever technique is left out, and with
+    bundles on: 200 connections at once, 40000 bytes each in random pieces,
+    so that a bundled receive spans several ring buffers and the ring (256
+    buffers) runs short at times."""
+    # bundle is off by default: its column turns it on instead.
+    env = dict(os.environ, SOCKIT_URING="" if off == "none" else
+               "bundle" if off == "bundle" else "no-" + off)
+    srv = serve("echo", "-l", LOCAL, "-p", "0", "-m", "uring", "-q", env=env)
+    for i, (sent, got) in enumerate(echo_many_at_once(srv.port, 200, 40000, 11)):
+        assert got == sent, "connection %d: %s of %d bytes back" % (
+            i, None if got is None else len(got), len(sent))
+
+
+def test_slow_reader_keeps_no_ring_buffers_from_others(serve):
+    """A client that sends a lot and reads nothing keeps its echo's send in
+    flight for a long time; other clients meanwhile still get every byte
+    back, and so does it once it reads."""
+    srv = serve("echo", "-l", LOCAL, "-p", "0", "-m", "uring", "-q")
+    slow = connect(LOCAL, srv.port, timeout=30)
+    blob = os.urandom(4 << 20)
+    sender = threading.Thread(target=lambda: slow.sendall(blob))
+    sender.start()
+    time.sleep(0.5)  # the slow client's socket buffers fill; nothing is read yet
+    for i, (sent, got) in enumerate(echo_many_at_once(srv.port, 20, 100000, 5)):
+        assert got == sent, "connection %d" % i
+    back = bytearray()
+    while len(back) < len(blob):
+        chunk = slow.recv(65536)
+        assert chunk, "server closed after %d bytes" % len(back)
+        back += chunk
+    sender.join(30)
+    assert bytes(back) == blob
+    slow.close()
+
+
+def test_unknown_technique_is_refused_by_name():
+    env = dict(os.environ, SOCKIT_URING="no-ringfd,no-bogus")
+    r = subprocess.run([SOCKIT, "serve", "echo", "-l", LOCAL, "-p", "0", "-m", "uring"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=30)
+    err = r.stderr.decode()
+    assert r.returncode == 1, (r.returncode, err)
+    assert "SOCKIT_URING: 'no-bogus' is not an io_uring feature" in err, err
+    assert "defer, ringfd, multishot-recv, multishot-accept, bundle" in err, err
+    assert "listening" not in err, err

@@ -15,9 +15,12 @@
  *     memory is mmap()ed here the way that helper does it)       5.19
  *   - multishot recv from that ring (io_uring_prep_recv_multishot)
  *     with a total-length cap in sqe->optlen                     6.17
+ *     as a bundle: one receive fills as many buffers as the
+ *     bytes waiting need, with one completion                   6.10
  *     falls back to single-shot recv with IOSQE_BUFFER_SELECT
  *     (older kernels reject the cap with -EINVAL)                5.19
  *   - send (io_uring_prep_send) from the connection's buffer     5.6
+ *   - io_uring_register_ring_fd: each enter skips the fd lookup   5.18
  *   - cancel by user_data (io_uring_prep_cancel64)               5.5
  *   - UDP: a multishot poll (io_uring_prep_poll_multishot) wakes
  *     the worker, which then drains the socket with non-blocking
@@ -28,6 +31,9 @@
  *   - IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (6.1), else
  *     COOP_TASKRUN (5.19), else no setup flags.  The ring is
  *     created on the thread that drives it, as SINGLE_ISSUER asks.
+ *   SOCKIT_URING=no-NAME turns one of them off, to measure it, and
+ *   SOCKIT_URING=bundle turns bundles on (off by default: sk_uring.h)
+ *   (sk_uring.h; scripts/bench_uring.py).
  *
  * user_data is a connection (or worker) pointer with the operation in its
  * three low bits.  Every operation in flight is counted on its connection,
@@ -76,6 +82,14 @@
 #define BUF_SIZE_MAX 16384       /* bytes per provided buffer */
 #define DATAGRAM_BATCHES 4       /* per wake-up; then the other work gets a turn */
 
+/* Receive bundles (Linux 6.10): liburing 2.3's header predates them. */
+#ifndef IORING_RECVSEND_BUNDLE
+#define IORING_RECVSEND_BUNDLE (1U << 4)
+#endif
+#ifndef IORING_FEAT_RECVSEND_BUNDLE
+#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
+#endif
+
 /* What a completion is for: the low bits of user_data. */
 enum uring_op {
     OP_IGNORE = 0, /* cancels; their results do not matter */
@@ -88,7 +102,7 @@ enum uring_op {
 
 struct uring_conn {
     struct sk__conn base;
-    unsigned recv_armed : 1, recv_multishot : 1, recv_cancelled : 1;
+    unsigned recv_armed : 1, recv_multishot : 1, recv_cancelled : 1, recv_bundle : 1;
     unsigned send_armed : 1, throttled : 1, starved : 1;
     int inflight;              /* operations whose completion is still due */
     size_t recv_taken;         /* bytes the armed multishot recv brought so far */
@@ -99,11 +113,14 @@ struct uring_worker {
     struct sk__worker base;
     struct io_uring ring;
     int ring_ready;
+    int ringfd_registered;       /* io_uring_register_ring_fd took */
     unsigned setup_flags;
+    unsigned features;           /* SOCKIT_URING's choice (sk_uring.h) */
     int listen_armed;            /* an accept or poll is in flight */
     int listen_multishot;        /* ... and it is a multishot one */
     int listen_cancelled;        /* ... and it is being cancelled */
     int multishot_accept, multishot_recv, multishot_poll; /* still believed supported */
+    int bundle;                  /* multishot receives take several buffers at once */
     int udp_pending;             /* the socket may still hold datagrams */
     long closing;                /* closed connections with operations due */
     /* The provided-buffer ring. */
@@ -113,6 +130,11 @@ struct uring_worker {
     size_t pbufs_bytes;
     unsigned pbuf_size;
     unsigned pbuf_out;           /* buffers user space holds right now */
+    /* Which buffer sits where in the ring: a bundle's completion names
+     * only its first buffer, the rest are the ring entries after it. */
+    unsigned br_pos;                    /* entries ever added */
+    unsigned short slot_bid[BUF_COUNT]; /* buffer id at each entry */
+    unsigned short bid_slot[BUF_COUNT]; /* ... and each buffer's last entry */
     struct uring_conn *starved;  /* waiting for a provided buffer */
 };
 
@@ -162,12 +184,29 @@ static uint8_t *pbuf_data(struct uring_worker *uw, int bid)
     return uw->pbufs + (size_t)bid * uw->pbuf_size;
 }
 
+static void pbuf_add(struct uring_worker *uw, int bid, int offset)
+{
+    unsigned slot = (uw->br_pos + (unsigned)offset) & (BUF_COUNT - 1);
+    io_uring_buf_ring_add(uw->br, pbuf_data(uw, bid), uw->pbuf_size, (unsigned short)bid,
+                          io_uring_buf_ring_mask(BUF_COUNT), offset);
+    uw->slot_bid[slot] = (unsigned short)bid;
+    uw->bid_slot[bid] = (unsigned short)slot;
+}
+
 static void pbuf_return(struct uring_worker *uw, int bid)
 {
-    io_uring_buf_ring_add(uw->br, pbuf_data(uw, bid), uw->pbuf_size, (unsigned short)bid,
-                          io_uring_buf_ring_mask(BUF_COUNT), 0);
+    pbuf_add(uw, bid, 0);
     io_uring_buf_ring_advance(uw->br, 1);
+    uw->br_pos++;
     uw->pbuf_out--;
+}
+
+/* The i-th buffer of the bundle whose first buffer is first.  The kernel
+ * took ring entries in order from first's, and none of them can have been
+ * refilled since: the ring never holds more than BUF_COUNT buffers. */
+static int pbuf_bundle_bid(const struct uring_worker *uw, int first, unsigned i)
+{
+    return uw->slot_bid[(uw->bid_slot[first] + i) & (BUF_COUNT - 1)];
 }
 
 static int pbuf_setup(struct uring_worker *uw)
@@ -186,9 +225,9 @@ static int pbuf_setup(struct uring_worker *uw)
     uw->pbufs = mem;
     io_uring_buf_ring_init(uw->br);
     for (int i = 0; i < BUF_COUNT; i++)
-        io_uring_buf_ring_add(uw->br, pbuf_data(uw, i), uw->pbuf_size, (unsigned short)i,
-                              io_uring_buf_ring_mask(BUF_COUNT), i);
+        pbuf_add(uw, i, i);
     io_uring_buf_ring_advance(uw->br, BUF_COUNT);
+    uw->br_pos = BUF_COUNT;
     return 0;
 }
 
@@ -218,12 +257,19 @@ static void arm_recv(struct uring_conn *uc)
          * cap is sqe->optlen, which liburing 2.3 still calls file_index. */
         io_uring_prep_recv_multishot(sqe, uc->base.fd, NULL, 0, 0);
         sqe->file_index = (uint32_t)(bufsize - uw->pbuf_size + 1);
+        /* A bundle takes all that waits (up to the cap) in one receive and
+         * one completion, over as many buffers as it fills: the echo then
+         * goes back in one send, as a readiness loop's big recv() does. */
+        uc->recv_bundle = uw->bundle != 0;
+        if (uc->recv_bundle)
+            sqe->ioprio |= IORING_RECVSEND_BUNDLE;
         uc->recv_taken = 0;
         uc->recv_multishot = 1;
     } else {
         /* Never more than the output can take: the nc rule. */
         io_uring_prep_recv(sqe, uc->base.fd, NULL, min_size(room, uw->pbuf_size), 0);
         uc->recv_multishot = 0;
+        uc->recv_bundle = 0;
     }
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BUF_GROUP;
@@ -323,22 +369,42 @@ static int uring_conn_stop(struct sk__conn *c)
     return 1;
 }
 
+/* A completion's bytes, buffer by buffer (a bundle fills several), to the
+ * core, which copies what it keeps; then the buffers go back. */
+static void take_received(struct uring_conn *uc, int first, unsigned nbufs, size_t len)
+{
+    struct uring_worker *uw = UW(uc->base.w);
+    int bids[BUF_COUNT];
+    for (unsigned i = 0; i < nbufs; i++)
+        bids[i] = pbuf_bundle_bid(uw, first, i);
+    for (unsigned i = 0; i < nbufs; i++) {
+        size_t n = min_size(len, uw->pbuf_size);
+        if (!uc->base.closed)
+            sk__conn_received(&uc->base, pbuf_data(uw, bids[i]), n);
+        len -= n;
+    }
+    for (unsigned i = 0; i < nbufs; i++)
+        pbuf_return(uw, bids[i]);
+}
+
 static void on_recv(struct uring_conn *uc, int res, unsigned flags)
 {
     struct uring_worker *uw = UW(uc->base.w);
     int bid = (flags & IORING_CQE_F_BUFFER) ? (int)(flags >> IORING_CQE_BUFFER_SHIFT) : -1;
-    if (bid >= 0)
-        uw->pbuf_out++;
+    unsigned nbufs = bid < 0 ? 0
+                     : uc->recv_bundle && res > 0 ? ((unsigned)res + uw->pbuf_size - 1) / uw->pbuf_size
+                     : 1;
+    uw->pbuf_out += nbufs;
     if (!(flags & IORING_CQE_F_MORE)) {
         uc->recv_armed = 0;
         uc->inflight--;
     }
     if (SK_TRACING() && res != -ECANCELED && (res != -ENOBUFS || !uc->starved))
-        sk__trace_completion(COMPLETION, uc->base.fd, "recv", uw->pbuf_size, res,
-                             res > 0 && bid >= 0 ? pbuf_data(uw, bid) : NULL);
+        sk__trace_completion(COMPLETION, uc->base.fd, "recv", uw->pbuf_size * (nbufs ? nbufs : 1),
+                             res, res > 0 && bid >= 0 ? pbuf_data(uw, bid) : NULL);
     if (uc->base.closed) {
-        if (bid >= 0)
-            pbuf_return(uw, bid);
+        for (unsigned i = 0; i < nbufs; i++)
+            pbuf_return(uw, pbuf_bundle_bid(uw, bid, i));
         if (uc->inflight == 0)
             finish(uc);
         return;
@@ -353,13 +419,12 @@ static void on_recv(struct uring_conn *uc, int res, unsigned flags)
                    "io_uring: multishot recv ignored its length cap; "
                    "using single-shot receives");
         }
-        sk__conn_received(&uc->base, pbuf_data(uw, bid), (size_t)res);
-        pbuf_return(uw, bid);
+        take_received(uc, bid, nbufs, (size_t)res);
         sk__conn_schedule(&uc->base);
         return;
     }
-    if (bid >= 0)
-        pbuf_return(uw, bid);
+    for (unsigned i = 0; i < nbufs; i++)
+        pbuf_return(uw, pbuf_bundle_bid(uw, bid, i));
     if (res == 0) {
         sk__conn_eof(&uc->base);
     } else if (res == -ENOBUFS) {
@@ -368,6 +433,11 @@ static void on_recv(struct uring_conn *uc, int res, unsigned flags)
             uc->starved_next = uw->starved;
             uw->starved = uc;
         }
+    } else if (res == -EINVAL && uc->recv_bundle && uw->bundle) {
+        uw->bundle = 0;
+        sk_log(&uw->base.srv->cfg->logger, SK_LOG_INFO,
+               "io_uring: this kernel refuses bundled multishot receives; "
+               "receiving one buffer at a time");
     } else if (res == -EINVAL && uc->recv_multishot && uw->multishot_recv) {
         uw->multishot_recv = 0;
         sk_log(&uw->base.srv->cfg->logger, SK_LOG_INFO,
@@ -595,12 +665,16 @@ static int ring_setup(struct uring_worker *uw)
     };
     int rc = -EINVAL;
     for (size_t i = 0; i < sizeof flag_sets / sizeof *flag_sets; i++) {
+        if ((flag_sets[i] & IORING_SETUP_DEFER_TASKRUN) && !(uw->features & SK_URING_DEFER))
+            continue;
         struct io_uring_params p;
         memset(&p, 0, sizeof p);
         p.flags = flag_sets[i];
         rc = io_uring_queue_init_params(RING_ENTRIES, &uw->ring, &p);
         if (rc == 0) {
             uw->setup_flags = flag_sets[i];
+            uw->bundle = (p.features & IORING_FEAT_RECVSEND_BUNDLE) &&
+                         (uw->features & SK_URING_BUNDLE);
             break;
         }
         if (rc != -EINVAL)
@@ -609,7 +683,13 @@ static int ring_setup(struct uring_worker *uw)
     if (rc < 0)
         return rc;
     uw->ring_ready = 1;
-    uw->multishot_accept = uw->multishot_recv = uw->multishot_poll = 1;
+    /* Each enter then skips looking the ring's descriptor up; a kernel
+     * without it (before 5.18) just costs that lookup. */
+    if (uw->features & SK_URING_RINGFD)
+        uw->ringfd_registered = io_uring_register_ring_fd(&uw->ring) == 1;
+    uw->multishot_accept = (uw->features & SK_URING_MULTISHOT_ACCEPT) != 0;
+    uw->multishot_recv = (uw->features & SK_URING_MULTISHOT_RECV) != 0;
+    uw->multishot_poll = 1;
     if (!uw->base.srv->cfg->udp && (rc = pbuf_setup(uw)) < 0)
         return rc;
     return 0;
@@ -619,7 +699,15 @@ static int uring_worker_init(struct sk__worker *w)
 {
     struct uring_worker *uw = UW(w);
     const struct sk_logger *logger = &w->srv->cfg->logger;
-    int rc = ring_setup(uw);
+    const char *bad;
+    size_t badlen;
+    int rc = sk__uring_features(&uw->features, &bad, &badlen);
+    if (rc < 0) {
+        sk_log(logger, SK_LOG_ERROR, "SOCKIT_URING: '%.*s' is not an io_uring feature (%s, "
+               "each turned off with no-NAME, on with NAME)", (int)badlen, bad, sk__uring_feature_names);
+        return rc;
+    }
+    rc = ring_setup(uw);
     if (rc < 0) {
         sk_log(logger, SK_LOG_ERROR, "worker %d: cannot set up io_uring: %s%s", w->index,
                sk_strerror(rc),
@@ -651,8 +739,11 @@ static void uring_drain(struct sk__worker *w, int ms)
 static void uring_worker_cleanup(struct sk__worker *w)
 {
     struct uring_worker *uw = UW(w);
-    if (uw->ring_ready)
+    if (uw->ring_ready) {
+        if (uw->ringfd_registered)
+            io_uring_unregister_ring_fd(&uw->ring);
         io_uring_queue_exit(&uw->ring);
+    }
     if (uw->br != NULL)
         munmap(uw->br, uw->br_bytes);
     if (uw->pbufs != NULL)

@@ -17,6 +17,33 @@
  * after.  0 or a code. */
 int sk__uring_buf_ring_map(struct io_uring *ring, unsigned entries, int bgid,
                            struct io_uring_buf_ring **br, size_t *bytes);
+
+/* The io_uring techniques the server uses where the kernel has them, each
+ * of which can be turned off on its own to measure what it brings:
+ * SOCKIT_URING=no-defer,no-ringfd (BENCHMARKS.md, scripts/bench_uring.py).
+ * "bundle" is off unless named: it measured no gain here, and with the
+ * multishot length cap the kernel cuts the last receive short at the cap,
+ * which splits a client's write across two --log chunks.  The kernel
+ * still decides: a technique it lacks is left out anyway. */
+enum sk__uring_feature {
+    SK_URING_DEFER = 1u << 0,            /* "defer": SINGLE_ISSUER | DEFER_TASKRUN */
+    SK_URING_RINGFD = 1u << 1,           /* "ringfd": io_uring_register_ring_fd */
+    SK_URING_MULTISHOT_RECV = 1u << 2,   /* "multishot-recv" */
+    SK_URING_MULTISHOT_ACCEPT = 1u << 3, /* "multishot-accept" */
+    SK_URING_BUNDLE = 1u << 4,           /* "bundle": a receive fills several buffers */
+    SK_URING_DEFAULT = SK_URING_DEFER | SK_URING_RINGFD | SK_URING_MULTISHOT_RECV |
+                       SK_URING_MULTISHOT_ACCEPT
+};
+
+/* The features SOCKIT_URING leaves on (SK_URING_DEFAULT when it is unset
+ * or empty).
+ * A word that names no feature: -EINVAL, with *bad pointing at it in the
+ * environment string and *badlen its length. */
+int sk__uring_features(unsigned *features, const char **bad, size_t *badlen);
+
+/* "defer, ringfd, multishot-recv, multishot-accept, bundle": the names, for
+ * messages. */
+extern const char sk__uring_feature_names[];
 #endif
 
 #endif
