@@ -7,7 +7,7 @@ set boxwidth 0.7
 set grid ytics
 set xtics rotate by -35 nomirror
 set key tmargin right horizontal
-set xrange [-0.6:16-0.4]
+set xrange [-0.6:17-0.4]
 set ylabel "messages/s"
 set format y "%.0s%c"
 plot "bench/results/chart.dat" using 0:3:2:xtic(1) with boxes lc variable notitle, \
