@@ -478,8 +478,9 @@ def main():
       "with TCP_NODELAY on its connections, as sockit sets: uv_echo (uv_tcp_nodelay), "
       "event_echo (setsockopt on the accepted socket), node_echo (`noDelay: true` and "
       "`socket.setNoDelay()`), go_echo (Go's default, and `SetNoDelay(true)` "
-      "again; a goroutine per connection running `io.Copy(conn, conn)`, GOMAXPROCS "
-      "left at its default), epoll_echo (setsockopt) |"
+      "again; a goroutine per connection running `io.Copy(conn, conn)`, which Go's "
+      "runtime carries out with splice(2) on Linux, so its bytes never pass through "
+      "user space, GOMAXPROCS left at its default), epoll_echo (setsockopt) |"
       if machine.get("peers_nodelay") == "1" else
       "| peer setup | **not recorded by this run: results from before 2026-12-02, when "
       "the peers did not yet set TCP_NODELAY, so at depth 1 they waited on Nagle and "
