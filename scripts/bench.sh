@@ -287,9 +287,10 @@ while [ "$round" -le "$STREAM_ROUNDS" ]; do
 done
 
 # ---- 3c. the io_uring model's techniques, one at a time -----------------------------
-# scripts/bench_uring.py: the uring server with everything on, then with
-# each technique off (SOCKIT_URING=no-NAME), then the textbook epoll loop,
-# all at the six points, URING_ROUNDS interleaved rounds of 1 s.
+# scripts/bench_uring.py: the default uring server (twice: the noise), then
+# with each technique off (SOCKIT_URING=no-NAME), with receive bundles on,
+# and the textbook epoll loop, all at the six points, URING_ROUNDS
+# rotated rounds of 1 s.
 URING_ROUNDS=${URING_ROUNDS:-3}
 rm -f "$RESULTS/uring-features.md" "$RESULTS/uring-features.json"
 if "$SOCKIT" serve --model list 2>/dev/null | awk '$1 == "uring"' | grep -qv unavailable; then

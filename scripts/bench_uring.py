@@ -16,7 +16,7 @@ loaded once per round, interleaved (A B C ..., then B C ... A, and so
 on: no server always goes first), and the figures
 are medians over the rounds: the server's utime + stime from
 /proc/PID/stat over the run divided by the messages echoed, and the ratio
-of that median to the all-on server's at the same point.  COMMAND is the
+of that median to the default server's at the same point.  COMMAND is the
 words after the sockit binary (or an absolute path), optionally preceded
 by NAME=VALUE environment settings.  Without --server: uring with every
 technique (twice, as two servers: their difference is the noise), uring

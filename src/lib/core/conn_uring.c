@@ -32,8 +32,8 @@
  *     COOP_TASKRUN (5.19), else no setup flags.  The ring is
  *     created on the thread that drives it, as SINGLE_ISSUER asks.
  *   SOCKIT_URING=no-NAME turns one of them off, to measure it, and
- *   SOCKIT_URING=bundle turns bundles on (off by default: sk_uring.h)
- *   (sk_uring.h; scripts/bench_uring.py).
+ *   SOCKIT_URING=bundle turns bundles on, which are off by default
+ *   (sk_uring.h says why; scripts/bench_uring.py measures them).
  *
  * user_data is a connection (or worker) pointer with the operation in its
  * three low bits.  Every operation in flight is counted on its connection,
@@ -369,15 +369,17 @@ static int uring_conn_stop(struct sk__conn *c)
     return 1;
 }
 
-/* A completion's bytes, buffer by buffer (a bundle fills several), to the
- * core, which copies what it keeps; then the buffers go back. */
-static void take_received(struct uring_conn *uc, int first, unsigned nbufs, size_t len)
+/* A completion's nbufs buffers from first (a bundle fills several): their
+ * len bytes to the core, which copies what it keeps, unless the
+ * connection is closed; then the buffers go back.  The ids are all looked
+ * up before any goes back, since returning one moves it in the ring. */
+static void take_buffers(struct uring_conn *uc, int first, unsigned nbufs, size_t len)
 {
     struct uring_worker *uw = UW(uc->base.w);
     int bids[BUF_COUNT];
     for (unsigned i = 0; i < nbufs; i++)
         bids[i] = pbuf_bundle_bid(uw, first, i);
-    for (unsigned i = 0; i < nbufs; i++) {
+    for (unsigned i = 0; i < nbufs && len > 0; i++) {
         size_t n = min_size(len, uw->pbuf_size);
         if (!uc->base.closed)
             sk__conn_received(&uc->base, pbuf_data(uw, bids[i]), n);
@@ -403,8 +405,7 @@ static void on_recv(struct uring_conn *uc, int res, unsigned flags)
         sk__trace_completion(COMPLETION, uc->base.fd, "recv", uw->pbuf_size * (nbufs ? nbufs : 1),
                              res, res > 0 && bid >= 0 ? pbuf_data(uw, bid) : NULL);
     if (uc->base.closed) {
-        for (unsigned i = 0; i < nbufs; i++)
-            pbuf_return(uw, pbuf_bundle_bid(uw, bid, i));
+        take_buffers(uc, bid, nbufs, 0);
         if (uc->inflight == 0)
             finish(uc);
         return;
@@ -419,12 +420,11 @@ static void on_recv(struct uring_conn *uc, int res, unsigned flags)
                    "io_uring: multishot recv ignored its length cap; "
                    "using single-shot receives");
         }
-        take_received(uc, bid, nbufs, (size_t)res);
+        take_buffers(uc, bid, nbufs, (size_t)res);
         sk__conn_schedule(&uc->base);
         return;
     }
-    for (unsigned i = 0; i < nbufs; i++)
-        pbuf_return(uw, pbuf_bundle_bid(uw, bid, i));
+    take_buffers(uc, bid, nbufs, 0);
     if (res == 0) {
         sk__conn_eof(&uc->base);
     } else if (res == -ENOBUFS) {
@@ -703,8 +703,12 @@ static int uring_worker_init(struct sk__worker *w)
     size_t badlen;
     int rc = sk__uring_features(&uw->features, &bad, &badlen);
     if (rc < 0) {
-        sk_log(logger, SK_LOG_ERROR, "SOCKIT_URING: '%.*s' is not an io_uring feature (%s, "
-               "each turned off with no-NAME, on with NAME)", (int)badlen, bad, sk__uring_feature_names);
+        if (w->index == 0) { /* every worker fails the same way: one line says it */
+            char names[128];
+            sk__uring_feature_names(names, sizeof names);
+            sk_log(logger, SK_LOG_ERROR, "SOCKIT_URING: '%.*s' is not an io_uring feature (%s, "
+                   "each turned off with no-NAME, on with NAME)", (int)badlen, bad, names);
+        }
         return rc;
     }
     rc = ring_setup(uw);

@@ -7,6 +7,7 @@
 #ifdef SK_HAVE_URING
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -22,7 +23,19 @@ static const struct {
     { "bundle", SK_URING_BUNDLE },
 };
 
-const char sk__uring_feature_names[] = "defer, ringfd, multishot-recv, multishot-accept, bundle";
+void sk__uring_feature_names(char *buf, size_t size)
+{
+    size_t used = 0;
+    if (size == 0)
+        return;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof features / sizeof *features && used < size; i++) {
+        int n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", features[i].name);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
 
 /* Words separated by commas or spaces, each "no-NAME" (off) or "NAME" (on). */
 int sk__uring_features(unsigned *out, const char **bad, size_t *badlen)

@@ -41,9 +41,9 @@ enum sk__uring_feature {
  * environment string and *badlen its length. */
 int sk__uring_features(unsigned *features, const char **bad, size_t *badlen);
 
-/* "defer, ringfd, multishot-recv, multishot-accept, bundle": the names, for
- * messages. */
-extern const char sk__uring_feature_names[];
+/* "defer, ringfd, multishot-recv, multishot-accept, bundle" into buf (cut
+ * to size): the names, for messages. */
+void sk__uring_feature_names(char *buf, size_t size);
 #endif
 
 #endif
