@@ -14,6 +14,9 @@
 #      iperf3 (-c, -R, -P 4), STREAM_ROUNDS interleaved rounds;
 #   3c. the uring model with each io_uring technique turned off in turn
 #      (scripts/bench_uring.py, URING_ROUNDS rounds: about 2 minutes);
+#   3d. echo's splice path against copying (--no-splice) on epoll, at the
+#      12 points of the matrix (scripts/bench_uring.py, SPLICE_ROUNDS
+#      rounds: about 3 minutes);
 #   4. a perf profile of the best model, when perf can sample here.
 # The compare results carry the server's CPU time per message
 # (server_cpu_us_per_msg, the efficiency figure beside msgs/s and p99) and
@@ -303,6 +306,23 @@ if "$SOCKIT" serve --model list 2>/dev/null | awk '$1 == "uring"' | grep -qv una
 else
     say "the uring model cannot run here: no io_uring technique measured"
 fi
+
+# ---- 3d. echo's splice path against copying -----------------------------------------
+# The same rotated rounds (scripts/bench_uring.py --server): epoll copying
+# through user memory (--no-splice, twice: the noise), epoll as it runs by
+# default (splice), and the textbook epoll loop, at every point of the
+# TCP matrix.
+SPLICE_ROUNDS=${SPLICE_ROUNDS:-3}
+serve_epoll="serve echo -m epoll -l 127.0.0.1 -p 0 -q"
+say "echo with splice against copying, $SPLICE_ROUNDS rounds"
+python3 scripts/bench_uring.py --sockit "$SOCKIT" --peer-dir "$BUILD/peers" \
+    --rounds "$SPLICE_ROUNDS" --json "$RESULTS/splice.json" \
+    --points 1x128x1,50x128x1,500x128x1,1x4096x1,50x4096x1,500x4096x1,1x128x16,50x128x16,500x128x16,1x4096x16,50x4096x16,500x4096x16 \
+    --server "copy=$serve_epoll --no-splice" --server "copy again=$serve_epoll --no-splice" \
+    --server "splice=$serve_epoll" --server "epoll_echo=$(cd "$BUILD/peers" && pwd)/epoll_echo 0" \
+    >"$RESULTS/splice.md" 2>"$work/splice.log" \
+    || { say "bench_uring.py (splice) failed:"; tail -n 5 "$work/splice.log" >&2; }
+cat "$RESULTS/splice.md"
 
 # ---- 4. where the best model spends its time, if perf can sample here ---------------
 # Hardware counters are often missing in a VM; cpu-clock sampling still works.

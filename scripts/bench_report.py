@@ -642,6 +642,21 @@ def main():
         w("Not measured by this run (the uring model cannot run here, or these "
           "results predate `scripts/bench_uring.py`).\n")
 
+    # ---- echo's splice path (scripts/bench_uring.py --server, step 3d)
+    splice = read_text(os.path.join(results, "splice.md"))
+    w("### Echo with splice against copying\n")
+    if splice.strip():
+        w("Step 3d of `make bench`: on the Linux readiness models echo moves its bytes "
+          "socket to pipe to socket with `splice(2)`, so they never pass through user "
+          "memory (the kernel hands the pages over; one pipe per worker, emptied after "
+          "every move).  Here the epoll model copying (`--no-splice`: `recv()` into a "
+          "buffer, `send()` from it; twice, so that `copy again` shows the noise) "
+          "against the epoll model as it runs by default, and the textbook loop, "
+          "in the same rotated rounds as above.  A ratio below 1 is what splice saves.\n")
+        w(demote(splice.strip()) + "\n")
+    else:
+        w("Not measured by this run (these results predate step 3d).\n")
+
     # ---- load generator CPU
     w("## The load generator's own CPU\n")
     w("`sockit bench`'s user + system CPU time (all its threads) divided by the "

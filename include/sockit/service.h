@@ -45,6 +45,10 @@ struct sk_instance;
 #define SK_SERVICE_TCP 0x1    /* has a stream protocol */
 #define SK_SERVICE_UDP 0x2    /* has a datagram protocol */
 #define SK_SERVICE_SHARED 0x4 /* sessions talk to each other (chat) */
+/* Stream: every byte received goes back unchanged and in order (echo).
+ * A model may then move them socket to socket without calling on_data
+ * (splice(2)), unless something must see them (--log). */
+#define SK_SERVICE_MIRROR 0x8
 
 enum sk_log_level { SK_LOG_ERROR, SK_LOG_WARN, SK_LOG_INFO, SK_LOG_DEBUG };
 

@@ -72,6 +72,9 @@ static const char help_text[] =
     "      --workers N         pool: threads (default 8); event-loop models:\n"
     "                          loops on N threads sharing the port (default 1)\n"
     "      --edge              epoll: edge-triggered instead of level-triggered\n"
+    "      --no-splice         echo, Linux event-loop models: copy each byte\n"
+    "                          through user memory (recv + send) instead of\n"
+    "                          moving it socket to pipe to socket with splice()\n"
     "      --no-reap           for teaching, fork model: never waitpid() the\n"
     "                          children, so each ended one stays a zombie\n"
     "                          (<defunct> in ps) until the server exits\n"
@@ -154,7 +157,7 @@ static void list_services(void)
 
 enum {
     OPT_SERVICE = 256, OPT_MAX_CLIENTS, OPT_MAX_CONNS, OPT_MAX_PER_IP, OPT_ROOT, OPT_LOG,
-    OPT_SOCKOPT, OPT_BACKLOG, OPT_BUFFER, OPT_WORKERS, OPT_EDGE, OPT_SENDFILE,
+    OPT_SOCKOPT, OPT_BACKLOG, OPT_BUFFER, OPT_WORKERS, OPT_EDGE, OPT_NO_SPLICE, OPT_SENDFILE,
     OPT_NO_REAP
 };
 
@@ -178,6 +181,7 @@ int cmd_serve(int argc, char **argv)
         { "buffer", required_argument, NULL, OPT_BUFFER },
         { "workers", required_argument, NULL, OPT_WORKERS },
         { "edge", no_argument, NULL, OPT_EDGE },
+        { "no-splice", no_argument, NULL, OPT_NO_SPLICE },
         { "no-reap", no_argument, NULL, OPT_NO_REAP },
         { "keep-open", no_argument, NULL, 'k' },
         CLI_TRACE_OPTION,
@@ -244,6 +248,7 @@ int cmd_serve(int argc, char **argv)
             cfg.workers = (int)cli_parse_long(optarg, 1, 1024, "--workers");
             break;
         case OPT_EDGE: cfg.edge = 1; break;
+        case OPT_NO_SPLICE: cfg.no_splice = 1; break;
         case OPT_NO_REAP: cfg.no_reap = 1; break;
         case CLI_OPT_TRACE: cli_trace_start(optarg); break;
         case OPT_BUFFER:
@@ -308,6 +313,8 @@ int cmd_serve(int argc, char **argv)
     } else if (cfg.service_config.sendfile) {
         cli_usage_error("--sendfile only applies to the file service");
     }
+    if (cfg.no_splice && strcmp(cfg.service, "echo") != 0)
+        cli_usage_error("--no-splice only applies to the echo service");
 
     /* -l HOST[:PORT] and -p PORT; the port defaults to the service's own. */
     static char host[SK_HOSTLEN], port[SK_PORTLEN];

@@ -4,7 +4,8 @@
 Every model runs the tutorials' known exchange (connect, one line echoed,
 half-close, close) under --trace=json, and its events must hold, in order,
 accept (with the client's port), recv of the 6 bytes, send of them, recv
-= 0 (the FIN) and close, with the model's own machinery beside them; the
+= 0 (the FIN) and close (on the readiness models, whose echo splices,
+splice in and splice out in their place), with the model's own machinery beside them; the
 accept carries TCP_INFO's ESTABLISHED and the close a sample.  The text
 form matches the documented line; the clients trace their calls too; and
 with --trace off nothing of it reaches stderr.
@@ -20,6 +21,9 @@ from conftest import (ALL_MODELS, UDP_MODELS, connect, serve_params, sockit)
 
 LOCAL = "127.0.0.1"
 MESSAGE = b"hello\n"
+
+# The models whose echo moves bytes with splice() (test_splice.py).
+SPLICE_MODELS = ("nonblock", "sigio", "select", "poll", "epoll")
 
 # The call each model's own machinery shows besides the socket calls.
 MACHINERY = {
@@ -94,12 +98,14 @@ def test_known_exchange_traces_in_order(serve, args):
     accept = wait_for_event(
         srv, lambda e: e["call"] == "accept" and e.get("peer", "").endswith(":%d" % own_port))
     conn = accept["conn"]
+    # The readiness models echo with splice(): the same moves, named so.
+    recv, send = ("splice in", "splice out") if args[1] in SPLICE_MODELS else ("recv", "send")
     wanted = [
         ("accept", lambda e: e["call"] == "accept"),
-        ("recv of 6", lambda e: e["call"] == "recv" and e.get("result") == 6
+        (recv + " of 6", lambda e: e["call"] == recv and e.get("result") == 6
          and e.get("data") == "hello\\n"),
-        ("send of 6", lambda e: e["call"] == "send" and e.get("result") == 6),
-        ("recv = 0", lambda e: e["call"] == "recv" and e.get("result") == 0
+        (send + " of 6", lambda e: e["call"] == send and e.get("result") == 6),
+        (recv + " = 0", lambda e: e["call"] == recv and e.get("result") == 0
          and "half-closed" in e.get("meaning", "")),
         ("close", lambda e: e["call"] == "close"),
     ]
@@ -153,8 +159,9 @@ def test_text_form_matches_the_documented_line(serve):
                          % own_port)
     conn = m.group(1)
     srv.wait_for_log(r"^trace +\d+\.\d{3} %s +close\(\d+\) = 0$" % conn)
-    srv.wait_for_log(r"^trace +\d+\.\d{3} %s +recv\(\d+, \d+\) = 6 \"hello\\n\"$" % conn)
-    srv.wait_for_log(r"^trace +\d+\.\d{3} %s +recv\(\d+, \d+\) = 0: the peer half-closed "
+    srv.wait_for_log(r"^trace +\d+\.\d{3} %s +splice in\(\d+, \d+\) = 6 \"hello\\n\"$" % conn)
+    srv.wait_for_log(r"^trace +\d+\.\d{3} %s +splice out\(\d+, 6\) = 6 \"hello\\n\"$" % conn)
+    srv.wait_for_log(r"^trace +\d+\.\d{3} %s +splice in\(\d+, \d+\) = 0: the peer half-closed "
                      r"\(FIN received\)" % conn)
     srv.wait_for_log(r"^ +tcp ESTABLISHED +rtt [0-9.]+ ms")
     srv.wait_for_log(r"^ +tcp CLOSE_WAIT ")

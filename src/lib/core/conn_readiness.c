@@ -8,6 +8,8 @@
  * and send().  A service's write is tried with send() before anything is
  * queued, so an echo costs one recv() and one send(), and the loop is
  * asked for writability only when the kernel could not take everything.
+ * Echo on Linux copies nothing at all: its bytes go socket to pipe to
+ * socket with splice() (mirror_body).
  * Everything else (buffers, limits, closing, posts) is sk_conn.c's.
  */
 #include "sk_conn.h"
@@ -27,6 +29,7 @@ struct ready_worker {
     struct sk__loop *loop;
     int edge;         /* the poller reports changes: read and accept until EAGAIN */
     uint8_t *scratch; /* bufsize bytes: where reads land */
+    struct sk__splice_pipe pipe; /* echo's splice path; rd < 0 when none */
 };
 
 #define RW(w) ((struct ready_worker *)(w))
@@ -74,6 +77,16 @@ static int ready_worker_init(struct sk__worker *w)
     if ((rc = sk__loop_create(poller, loop_size(), &rw->loop)) < 0)
         return rc;
     w->fd_limit = rw->loop->setsize;
+    rw->pipe.rd = rw->pipe.wr = -1;
+    if ((w->srv->service->flags & SK_SERVICE_MIRROR) && !w->srv->cfg->udp &&
+        !w->srv->cfg->no_splice) {
+        /* One pipe per worker, emptied after every move: two descriptors
+         * in all, not two per connection.  Without one, echo copies. */
+        rc = sk__splice_pipe_open(&rw->pipe, w->bufsize);
+        if (rc < 0 && rc != SK_EUNSUPPORTED)
+            sk_log(&w->srv->cfg->logger, SK_LOG_DEBUG, "no pipe for splice (%s): copying",
+                   sk_strerror(rc));
+    }
     /* A listener this poller cannot watch (select past FD_SETSIZE) fails
      * the start, before any worker says it is listening. */
     if ((rc = sk__loop_watch(rw->loop, (int)w->listener, SK_EV_READ, on_listener, rw)) < 0)
@@ -86,6 +99,7 @@ static void ready_worker_cleanup(struct sk__worker *w)
     struct ready_worker *rw = RW(w);
     if (rw->loop != NULL)
         sk__loop_destroy(rw->loop);
+    sk__splice_pipe_close(&rw->pipe);
     free(rw->scratch);
 }
 
@@ -199,6 +213,80 @@ static SK_ALWAYS_INLINE int read_body(struct sk__conn *c, int *drained, int trac
     return rc;
 }
 
+/* Echo without user memory: splice the waiting bytes into the worker's
+ * pipe, and from the pipe back out of the same socket.  What the socket
+ * would not take is read out of the pipe into the connection's output
+ * (the copy this path otherwise saves), so the pipe is empty again for
+ * the next connection. */
+static SK_ALWAYS_INLINE int mirror_body(struct sk__conn *c, int *drained, int traced)
+{
+    struct ready_worker *rw = RW(c->w);
+    size_t want = sk__conn_out_room(c);
+    if (want > rw->pipe.size)
+        want = rw->pipe.size;
+    /* The trace shows the first bytes, as recv's does: peeked, because
+     * the splice itself never brings them into user memory. */
+    uint8_t preview[SK_TRACE_PREVIEW];
+    long peeked = traced ? (long)recv(c->fd, (char *)preview, sizeof preview,
+                                      MSG_PEEK | SK_MSG_DONTWAIT)
+                         : 0;
+    long n = sk__splice_in(&rw->pipe, c->fd, want);
+    const uint8_t *shown = peeked > 0 && peeked >= (n < (long)sizeof preview ? n : (long)sizeof preview)
+                               ? preview : NULL;
+    if (traced)
+        sk__trace_io(c->fd, "splice in", want, n, shown);
+    if (n == 0) {
+        sk__conn_eof(c);
+        return 1;
+    }
+    if (n < 0) {
+        if (n == -EINTR)
+            return 1;
+        if (sk__error_would_block((int)n)) {
+            *drained = 1;
+            return 0;
+        }
+        if (n != -EINVAL)
+            return (int)n;
+        c->mirror = 0; /* a socket splice cannot read: copy from now on */
+        return read_body(c, drained, traced);
+    }
+    rw->loop->progress++;
+    if (!rw->edge && (size_t)n < want)
+        *drained = 1; /* as read_body: a short move emptied the socket */
+    size_t sent = 0;
+    long out = 0;
+    while (sent < (size_t)n) {
+        out = sk__splice_out(&rw->pipe, c->fd, (size_t)n - sent);
+        if (traced)
+            sk__trace_io(c->fd, "splice out", (size_t)n - sent, out, sent == 0 ? shown : NULL);
+        if (out == -EINTR)
+            continue;
+        if (out <= 0)
+            break;
+        sent += (size_t)out;
+    }
+    size_t rest = (size_t)n - sent;
+    int rc = rest > 0 ? sk__splice_take(&rw->pipe, rw->scratch, rest) : 0;
+    if (rc < 0) {
+        /* Bytes of this connection may still sit in the pipe: no other
+         * connection may ever use it.  The worker copies from now on. */
+        sk_log(&c->w->srv->cfg->logger, SK_LOG_WARN, "splice pipe failed (%s): copying",
+               sk_strerror(rc));
+        sk__splice_pipe_close(&rw->pipe);
+        return rc;
+    }
+    sk__conn_mirrored(c, (size_t)n, sent, rw->scratch, rest);
+    if (out < 0 && !sk__error_would_block((int)out))
+        return (int)out;
+    return 1;
+}
+
+static SK_TRACED_COPY int mirror_traced(struct sk__conn *c, int *drained)
+{
+    return mirror_body(c, drained, 1);
+}
+
 static SK_TRACED_COPY int flush_traced(struct sk__conn *c)
 {
     return flush_body(c, 1);
@@ -233,6 +321,15 @@ static int ready_read(struct sk__conn *c, int *drained)
     if (SK_TRACING())
         return read_traced(c, drained);
     return read_body(c, drained, 0);
+}
+
+static int ready_mirror(struct sk__conn *c, int *drained)
+{
+    if (RW(c->w)->pipe.rd < 0)
+        return ready_read(c, drained);
+    if (SK_TRACING())
+        return mirror_traced(c, drained);
+    return mirror_body(c, drained, 0);
 }
 
 static void ready_update(struct sk__conn *c)
@@ -291,6 +388,7 @@ static const struct sk__conn_backend readiness = {
     .update = ready_update,
     .conn_stop = ready_conn_stop,
     .send_file = ready_send_file,
+    .mirror = ready_mirror,
 };
 
 int sk__event_serve(struct sk_server *srv, const struct sk__poller *poller)

@@ -394,6 +394,27 @@ void sk__conn_received(struct sk__conn *c, const uint8_t *data, size_t len)
     in_append(w, c->in, data + off, len - off);
 }
 
+void sk__conn_mirrored(struct sk__conn *c, size_t received, size_t sent, const uint8_t *rest,
+                       size_t rest_len)
+{
+    struct sk__worker *w = c->w;
+    c->bytes_in += (unsigned long long)received;
+    c->bytes_out += (unsigned long long)sent;
+    c->queued += received;
+    activity_touch(c);
+    if (rest_len == 0)
+        return;
+    if (c->out == NULL && (c->out = buf_get(w)) == NULL) {
+        sk__conn_fail(c, -ENOMEM, "output");
+        return;
+    }
+    if (buf_len(c->out) + rest_len > w->bufsize) {
+        sk__conn_fail(c, -ENOBUFS, "mirror"); /* a backend broke its promise */
+        return;
+    }
+    out_append(w, c->out, rest, rest_len);
+}
+
 void sk__conn_eof(struct sk__conn *c)
 {
     c->eof = 1;
@@ -555,7 +576,12 @@ void sk__conn_process(struct sk__conn *c)
             progress = 1;
         }
         if (be->read != NULL && !drained && sk__conn_can_read(c)) {
-            if ((rc = be->read(c, &drained)) < 0) {
+            /* Mirrored bytes must not pass what is already queued. */
+            if (c->mirror && c->out == NULL)
+                rc = be->mirror(c, &drained);
+            else
+                rc = be->read(c, &drained);
+            if (rc < 0) {
                 sk__conn_fail(c, rc, "receive");
                 break;
             }
@@ -593,6 +619,9 @@ void sk__conn_open(struct sk__worker *w, sk_socket_t fd, const struct sk_addr *p
     c->w = w;
     c->fd = fd;
     c->peer = *peer;
+    /* Nothing but the service sees the bytes, unless --log must. */
+    c->mirror = (svc->flags & SK_SERVICE_MIRROR) && be->mirror != NULL && w->srv->msglog == NULL &&
+                !w->srv->cfg->no_splice;
     c->session.ops = &conn_ops;
     c->session.instance = &w->srv->instance;
     c->session.state = state;

@@ -18,6 +18,8 @@
  *               calls recv() at once and hands the bytes to
  *               sk__conn_received(), and its flush() calls send() until the
  *               socket is full.  send_now() lets a write skip the buffer.
+ *               For a mirroring service (echo) its mirror() moves the
+ *               bytes back out of the socket without user memory instead.
  *   completion  the backend arms a receive or a send and learns later that
  *               it finished: it calls sk__conn_received() / sk__conn_sent()
  *               from its completion handler and sk__conn_schedule() so the
@@ -56,6 +58,7 @@ struct sk__conn {
     unsigned file_blocked : 1; /* send_file found the socket full: wait for writability */
     unsigned paused : 1;       /* not read while another connection's posts wait */
     unsigned backlogged : 1;   /* counted in w->backlogged */
+    unsigned mirror : 1;       /* a mirroring service (echo): the backend may splice */
     size_t sending;            /* completion backends: output bytes a send has in flight */
     size_t queued;             /* bytes ever accepted by write and post */
     struct sk__conn_buf *in, *out;
@@ -118,6 +121,11 @@ struct sk__conn_backend {
     int (*conn_stop)(struct sk__conn *c);
     /* sendfile(); NULL where the backend cannot. */
     long (*send_file)(struct sk__conn *c, int fd, int64_t offset, size_t len);
+    /* Readiness, for a mirroring service (SK_SERVICE_MIRROR: echo) while
+     * nothing is queued: move one chunk from the socket straight back into
+     * it without user memory, and tell sk__conn_mirrored(); or read() as
+     * usual where it cannot.  Returns as read() does.  NULL: never. */
+    int (*mirror)(struct sk__conn *c, int *drained);
 };
 
 /* What the workers of one server share. */
@@ -179,6 +187,11 @@ void sk__conn_schedule(struct sk__conn *c);
  * The caller never brings more than the input buffer can hold: at most
  * sk__conn_out_room() bytes at a time while nothing is pending. */
 void sk__conn_received(struct sk__conn *c, const uint8_t *data, size_t len);
+/* A mirror moved `received` bytes from the socket and `sent` of them
+ * back; the rest (rest_len bytes at rest) is queued as output.  Only
+ * while c->out is empty, and never more than sk__conn_out_room(). */
+void sk__conn_mirrored(struct sk__conn *c, size_t received, size_t sent, const uint8_t *rest,
+                       size_t rest_len);
 /* The peer half-closed; the service hears of it once pending input went. */
 void sk__conn_eof(struct sk__conn *c);
 /* The connection broke (a code for the log, or 0 for none). */

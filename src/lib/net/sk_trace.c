@@ -139,15 +139,17 @@ static int is_call(const char *call, const char *name)
     return call != NULL && strcmp(call, name) == 0;
 }
 
-/* IOCP's calls are WSARecv/WSASend; what they mean is recv's and send's. */
+/* IOCP's calls are WSARecv/WSASend, and echo's splice() moves bytes
+ * from the socket into a pipe and from the pipe back out: what they mean
+ * is recv's and send's. */
 static int is_recv(const char *call)
 {
-    return is_call(call, "recv") || is_call(call, "WSARecv");
+    return is_call(call, "recv") || is_call(call, "WSARecv") || is_call(call, "splice in");
 }
 
 static int is_send(const char *call)
 {
-    return is_call(call, "send") || is_call(call, "WSASend");
+    return is_call(call, "send") || is_call(call, "WSASend") || is_call(call, "splice out");
 }
 
 static const char *error_meaning(const char *call, int code)

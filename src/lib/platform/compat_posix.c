@@ -2,7 +2,7 @@
 /*
  * compat_posix.c - sk_compat.h for Linux and other POSIX systems: start-up,
  * sockets (non-blocking mode, errors, sends that never block, datagrams in
- * batches, sendfile), waiting on one socket, the clocks and broken-down
+ * batches, sendfile, splice), waiting on one socket, the clocks and broken-down
  * time, and the socket, address and path differences the layers above
  * would otherwise test _WIN32 for.
  *
@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
@@ -225,6 +226,100 @@ long sk__send_file(sk_socket_t s, int fd, int64_t offset, size_t len)
     return SK_EUNSUPPORTED;
 #endif
 }
+
+#ifdef __linux__
+int sk__splice_pipe_open(struct sk__splice_pipe *p, size_t size)
+{
+    int fds[2];
+    p->rd = p->wr = -1;
+    p->size = 0;
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+        return sk_error_last();
+    /* Past /proc/sys/fs/pipe-max-size an unprivileged process is refused:
+     * the default (16 pages) then serves, in smaller moves. */
+    int got = size <= (size_t)INT_MAX ? fcntl(fds[1], F_SETPIPE_SZ, (int)size) : -1;
+    if (got < 0)
+        got = fcntl(fds[1], F_GETPIPE_SZ);
+    if (got <= 0) {
+        int rc = sk_error_last();
+        close(fds[0]);
+        close(fds[1]);
+        return rc;
+    }
+    p->rd = fds[0];
+    p->wr = fds[1];
+    p->size = (size_t)got;
+    return 0;
+}
+
+void sk__splice_pipe_close(struct sk__splice_pipe *p)
+{
+    if (p->rd >= 0)
+        close(p->rd);
+    if (p->wr >= 0)
+        close(p->wr);
+    p->rd = p->wr = -1;
+    p->size = 0;
+}
+
+long sk__splice_in(struct sk__splice_pipe *p, sk_socket_t s, size_t len)
+{
+    ssize_t n = splice(s, NULL, p->wr, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    return n >= 0 ? (long)n : sk_error_last();
+}
+
+long sk__splice_out(struct sk__splice_pipe *p, sk_socket_t s, size_t len)
+{
+    ssize_t n = splice(p->rd, NULL, s, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    return n >= 0 ? (long)n : sk_error_last();
+}
+
+int sk__splice_take(struct sk__splice_pipe *p, void *buf, size_t len)
+{
+    uint8_t *at = buf;
+    while (len > 0) {
+        ssize_t n = read(p->rd, at, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? sk_error_last() : SK_ESHORT;
+        at += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+#else
+int sk__splice_pipe_open(struct sk__splice_pipe *p, size_t size)
+{
+    (void)size;
+    p->rd = p->wr = -1;
+    p->size = 0;
+    return SK_EUNSUPPORTED;
+}
+
+void sk__splice_pipe_close(struct sk__splice_pipe *p)
+{
+    p->rd = p->wr = -1;
+}
+
+long sk__splice_in(struct sk__splice_pipe *p, sk_socket_t s, size_t len)
+{
+    (void)p, (void)s, (void)len;
+    return SK_EUNSUPPORTED;
+}
+
+long sk__splice_out(struct sk__splice_pipe *p, sk_socket_t s, size_t len)
+{
+    (void)p, (void)s, (void)len;
+    return SK_EUNSUPPORTED;
+}
+
+int sk__splice_take(struct sk__splice_pipe *p, void *buf, size_t len)
+{
+    (void)p, (void)buf, (void)len;
+    return SK_EUNSUPPORTED;
+}
+#endif
 
 sk_socket_t sk__spare_open(void)
 {

@@ -181,6 +181,38 @@ long sk__send_file(sk_socket_t s, int fd, int64_t offset, size_t len)
     return SK_EUNSUPPORTED;
 }
 
+/* Windows has no splice(): the echo copies through user memory. */
+int sk__splice_pipe_open(struct sk__splice_pipe *p, size_t size)
+{
+    (void)size;
+    p->rd = p->wr = -1;
+    p->size = 0;
+    return SK_EUNSUPPORTED;
+}
+
+void sk__splice_pipe_close(struct sk__splice_pipe *p)
+{
+    p->rd = p->wr = -1;
+}
+
+long sk__splice_in(struct sk__splice_pipe *p, sk_socket_t s, size_t len)
+{
+    (void)p, (void)s, (void)len;
+    return SK_EUNSUPPORTED;
+}
+
+long sk__splice_out(struct sk__splice_pipe *p, sk_socket_t s, size_t len)
+{
+    (void)p, (void)s, (void)len;
+    return SK_EUNSUPPORTED;
+}
+
+int sk__splice_take(struct sk__splice_pipe *p, void *buf, size_t len)
+{
+    (void)p, (void)buf, (void)len;
+    return SK_EUNSUPPORTED;
+}
+
 long sk__send_vec(sk_socket_t s, const struct iovec *iov, int count)
 {
     WSABUF bufs[64];

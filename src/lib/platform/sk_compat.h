@@ -149,6 +149,30 @@ int sk__send_vec_batch(sk_socket_t s, const struct iovec *iov, int per_msg, int 
  * another code. */
 long sk__send_file(sk_socket_t s, int fd, int64_t offset, size_t len);
 
+/* A stream's bytes moved from one socket to another, or back out of the
+ * same one, without passing through user memory: Linux splice() through
+ * a pipe, whose pages are the socket buffer's own (an echo that copies
+ * nothing).  A pipe carries one connection's bytes at a time, so whoever
+ * fills it empties it before it serves another.  Elsewhere every call is
+ * SK_EUNSUPPORTED and the caller copies. */
+struct sk__splice_pipe {
+    int rd, wr;  /* -1 when closed */
+    size_t size; /* what it holds at most */
+};
+/* Open a non-blocking pipe holding about size bytes (the system may give
+ * less; p->size says).  0, SK_EUNSUPPORTED, or a code. */
+int sk__splice_pipe_open(struct sk__splice_pipe *p, size_t size);
+void sk__splice_pipe_close(struct sk__splice_pipe *p);
+/* Move up to len bytes from socket s into the pipe: the count, 0 at the
+ * peer's end of stream, a would-block code when nothing waits, or a code. */
+long sk__splice_in(struct sk__splice_pipe *p, sk_socket_t s, size_t len);
+/* Move up to len bytes from the pipe to socket s: the count, a
+ * would-block code when the socket is full, or a code. */
+long sk__splice_out(struct sk__splice_pipe *p, sk_socket_t s, size_t len);
+/* Read exactly len bytes the pipe holds into buf (what the socket would
+ * not take): 0, or a code (the pipe is then in an unknown state). */
+int sk__splice_take(struct sk__splice_pipe *p, void *buf, size_t len);
+
 /* TCP's own view of a connection, for --trace: TCP_INFO (Linux) or
  * SIO_TCP_INFO (Windows 10 1703+), with the kernel's queue lengths.
  * Fields the system does not report are UINT32_MAX / UINT64_MAX / -1. */

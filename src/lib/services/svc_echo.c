@@ -5,6 +5,10 @@
  * on_data returns only what the output took, so when a peer stops
  * reading, the model stops reading from it too: the echo can never pile
  * up in memory.
+ *
+ * SK_SERVICE_MIRROR says that this is all echo does with a byte, so a
+ * model that can move bytes socket to socket without copying them
+ * through user memory (splice on Linux) may skip on_data altogether.
  */
 #include "sk_service.h"
 
@@ -27,7 +31,7 @@ static size_t echo_datagram(struct sk_instance *inst, const uint8_t *in, size_t 
 const struct sk_service sk__service_echo = {
     .name = "echo",
     .summary = "RFC 862: sends back every byte it receives",
-    .flags = SK_SERVICE_TCP | SK_SERVICE_UDP,
+    .flags = SK_SERVICE_TCP | SK_SERVICE_UDP | SK_SERVICE_MIRROR,
     .on_data = echo_data,
     .on_datagram = echo_datagram,
 };
