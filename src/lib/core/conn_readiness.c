@@ -69,6 +69,7 @@ static int ready_worker_init(struct sk__worker *w)
     struct ready_worker *rw = RW(w);
     const struct sk__poller *poller = w->shared->arg;
     rw->edge = (poller->flags & SK_POLLER_EDGE) != 0;
+    rw->pipe.rd = rw->pipe.wr = -1; /* cleanup runs after a failed init too */
     int rc = sk__socket_set_nonblocking(w->listener, 1);
     if (rc < 0)
         return rc;
@@ -77,7 +78,6 @@ static int ready_worker_init(struct sk__worker *w)
     if ((rc = sk__loop_create(poller, loop_size(), &rw->loop)) < 0)
         return rc;
     w->fd_limit = rw->loop->setsize;
-    rw->pipe.rd = rw->pipe.wr = -1;
     if ((w->srv->service->flags & SK_SERVICE_MIRROR) && !w->srv->cfg->udp &&
         !w->srv->cfg->no_splice) {
         /* One pipe per worker, emptied after every move: two descriptors
@@ -231,8 +231,8 @@ static SK_ALWAYS_INLINE int mirror_body(struct sk__conn *c, int *drained, int tr
                                       MSG_PEEK | SK_MSG_DONTWAIT)
                          : 0;
     long n = sk__splice_in(&rw->pipe, c->fd, want);
-    const uint8_t *shown = peeked > 0 && peeked >= (n < (long)sizeof preview ? n : (long)sizeof preview)
-                               ? preview : NULL;
+    long first = n < (long)sizeof preview ? n : (long)sizeof preview;
+    const uint8_t *shown = peeked > 0 && peeked >= first ? preview : NULL;
     if (traced)
         sk__trace_io(c->fd, "splice in", want, n, shown);
     if (n == 0) {

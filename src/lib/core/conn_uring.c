@@ -57,6 +57,11 @@
  *
  * The sockets stay blocking: io_uring waits on them itself, and an
  * O_NONBLOCK socket would make it report -EAGAIN instead.
+ *
+ * Echo copies here, where the readiness backend splices (mirror()): the
+ * ring has IORING_OP_SPLICE, but the kernel always hands it to an io-wq
+ * worker thread that blocks in splice() (liburing issue #426), so every
+ * connection waiting for bytes would hold a kernel thread.
  */
 #include "sk_conn.h"
 #include "sk_trace.h"
