@@ -70,9 +70,6 @@ struct sk_server_config {
     size_t buffer_size;          /* 0 = SK_DEFAULT_BUFFER */
     int workers;                 /* pool threads, or event loops; 0 = default */
     int edge;                    /* epoll: edge-triggered */
-    int no_splice;               /* echo: copy through user memory even where
-                                  * splice() could move the bytes (Linux
-                                  * readiness models) */
     const char *msglog_path;     /* --log FILE: every received byte; "-" = stderr */
     const char *const *sockopts; /* "name=value", for the listening socket */
     int nsockopts;
@@ -86,6 +83,9 @@ struct sk_server_config {
      * unreaped, so that they show as zombies.  0 = reap them, as a server
      * must. */
     int no_reap;
+    /* echo: copy through user memory even where splice() could move the
+     * bytes (the Linux readiness models).  0 = splice. */
+    int no_splice;
 };
 
 /* Run until cfg->stop is requested, max_clients is reached or a fatal error.

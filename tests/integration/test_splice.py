@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -159,6 +160,42 @@ def test_a_stalled_reader_keeps_its_bytes_and_others_keep_theirs(serve, model):
     assert len(back) == len(big), "the stalled client got %d of %d bytes" % (len(back), len(big))
     assert back == big, "the stalled client's bytes came back changed"
     assert echo_once(srv.port) == b"ping\n"
+
+
+@pytest.mark.parametrize("model", serve_params(SPLICE_MODELS, edge=True))
+def test_urgent_data_does_not_stall_the_echo(serve, model):
+    """TCP's splice stops at the urgent mark and never steps over it (a
+    telnet Interrupt sends one byte with MSG_OOB): the connection must
+    copy from there, echoing what follows as recv() would, not spin."""
+    srv = serve("echo", "-l", LOCAL, "-p", "0", "-q", *model)
+    s = connect(LOCAL, srv.port)
+    s.sendall(b"before ")
+    time.sleep(0.1)
+    s.send(b"!", socket.MSG_OOB)
+    time.sleep(0.1)
+    tail = os.urandom(300000)
+    got = echo_while_reading(srv.port, tail, sock=s)
+    # recv() without SO_OOBINLINE leaves the urgent byte out, as the
+    # copying echo always did.
+    assert got == b"before " + tail, (len(got), got[:20])
+    assert echo_once(srv.port) == b"ping\n"
+
+
+@pytest.mark.parametrize("model", serve_params(SPLICE_MODELS))
+def test_a_reset_is_traced_as_a_reset(serve, model):
+    """--trace peeks at the bytes before each splice for its preview; a
+    reset waiting on the socket must still be seen as ECONNRESET, not
+    turned into a clean end of stream by the peek."""
+    srv = serve("echo", "-l", LOCAL, "-p", "0", "--trace=json", *model)
+    s = connect(LOCAL, srv.port)
+    assert wait_until(lambda: any(e.get("call") == "accept" for e in traced_calls(srv)))
+    time.sleep(0.2)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()  # RST
+    assert wait_until(lambda: any(e.get("call") == "close" for e in traced_calls(srv)))
+    ins = [e for e in traced_calls(srv) if e.get("call") in ("splice in", "recv")
+           and e.get("errno") != "EAGAIN"]
+    assert ins and ins[-1].get("errno") == "ECONNRESET", ins
 
 
 @pytest.mark.parametrize("buffer", ["100", "5000"])

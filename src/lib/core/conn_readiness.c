@@ -29,7 +29,7 @@ struct ready_worker {
     struct sk__loop *loop;
     int edge;         /* the poller reports changes: read and accept until EAGAIN */
     uint8_t *scratch; /* bufsize bytes: where reads land */
-    struct sk__splice_pipe pipe; /* echo's splice path; rd < 0 when none */
+    struct sk__splice_pipe pipe; /* echo's splice path; size 0 when none */
 };
 
 #define RW(w) ((struct ready_worker *)(w))
@@ -69,7 +69,6 @@ static int ready_worker_init(struct sk__worker *w)
     struct ready_worker *rw = RW(w);
     const struct sk__poller *poller = w->shared->arg;
     rw->edge = (poller->flags & SK_POLLER_EDGE) != 0;
-    rw->pipe.rd = rw->pipe.wr = -1; /* cleanup runs after a failed init too */
     int rc = sk__socket_set_nonblocking(w->listener, 1);
     if (rc < 0)
         return rc;
@@ -230,10 +229,21 @@ static SK_ALWAYS_INLINE int mirror_body(struct sk__conn *c, int *drained, int tr
     long peeked = traced ? (long)recv(c->fd, (char *)preview, sizeof preview,
                                       MSG_PEEK | SK_MSG_DONTWAIT)
                          : 0;
-    long n = sk__splice_in(&rw->pipe, c->fd, want);
+    if (peeked < 0)
+        peeked = sk__socket_error();
+    /* A peek that failed took the socket's pending error (a reset) with
+     * it: that error is this receive's result, or it would be lost. */
+    long n = peeked < 0 && !sk__error_would_block((int)peeked) && peeked != -EINTR
+                 ? peeked
+                 : sk__splice_in(&rw->pipe, c->fd, want);
     long first = n < (long)sizeof preview ? n : (long)sizeof preview;
     const uint8_t *shown = peeked > 0 && peeked >= first ? preview : NULL;
-    if (traced)
+    if (traced && n == SK_EUNSUPPORTED)
+        sk__trace_call(c->fd, "splice in", NULL, -EAGAIN,
+                       "splice cannot move what waits (TCP urgent data next, or a socket it "
+                       "cannot read); recv() can: this connection copies from now on",
+                       SK__TRACE_NO_TCP);
+    else if (traced)
         sk__trace_io(c->fd, "splice in", want, n, shown);
     if (n == 0) {
         sk__conn_eof(c);
@@ -246,9 +256,10 @@ static SK_ALWAYS_INLINE int mirror_body(struct sk__conn *c, int *drained, int tr
             *drained = 1;
             return 0;
         }
-        if (n != -EINVAL)
+        if (n != SK_EUNSUPPORTED)
             return (int)n;
-        c->mirror = 0; /* a socket splice cannot read: copy from now on */
+        /* A socket splice cannot read, or urgent data: copy from now on. */
+        c->mirror = 0;
         return read_body(c, drained, traced);
     }
     rw->loop->progress++;
@@ -325,7 +336,7 @@ static int ready_read(struct sk__conn *c, int *drained)
 
 static int ready_mirror(struct sk__conn *c, int *drained)
 {
-    if (RW(c->w)->pipe.rd < 0)
+    if (RW(c->w)->pipe.size == 0)
         return ready_read(c, drained);
     if (SK_TRACING())
         return mirror_traced(c, drained);

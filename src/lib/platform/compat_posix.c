@@ -254,10 +254,10 @@ int sk__splice_pipe_open(struct sk__splice_pipe *p, size_t size)
 
 void sk__splice_pipe_close(struct sk__splice_pipe *p)
 {
-    if (p->rd >= 0)
+    if (p->size > 0) { /* open: a zeroed one never was */
         close(p->rd);
-    if (p->wr >= 0)
         close(p->wr);
+    }
     p->rd = p->wr = -1;
     p->size = 0;
 }
@@ -265,7 +265,18 @@ void sk__splice_pipe_close(struct sk__splice_pipe *p)
 long sk__splice_in(struct sk__splice_pipe *p, sk_socket_t s, size_t len)
 {
     ssize_t n = splice(s, NULL, p->wr, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    return n >= 0 ? (long)n : sk_error_last();
+    if (n >= 0)
+        return (long)n;
+    int rc = sk_error_last();
+    if (rc == -EINVAL)
+        return SK_EUNSUPPORTED; /* a socket splice cannot read */
+    /* TCP's splice stops at the urgent mark (MSG_OOB) and never steps
+     * over it: would-block for ever, while poll says readable.  recv()
+     * steps over it. */
+    int at_mark = 0;
+    if (sk__error_would_block(rc) && ioctl(s, SIOCATMARK, &at_mark) == 0 && at_mark)
+        return SK_EUNSUPPORTED;
+    return rc;
 }
 
 long sk__splice_out(struct sk__splice_pipe *p, sk_socket_t s, size_t len)

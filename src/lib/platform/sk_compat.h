@@ -156,15 +156,17 @@ long sk__send_file(sk_socket_t s, int fd, int64_t offset, size_t len);
  * fills it empties it before it serves another.  Elsewhere every call is
  * SK_EUNSUPPORTED and the caller copies. */
 struct sk__splice_pipe {
-    int rd, wr;  /* -1 when closed */
-    size_t size; /* what it holds at most */
+    int rd, wr;
+    size_t size; /* what it holds at most; 0: closed (zeroed is closed) */
 };
 /* Open a non-blocking pipe holding about size bytes (the system may give
  * less; p->size says).  0, SK_EUNSUPPORTED, or a code. */
 int sk__splice_pipe_open(struct sk__splice_pipe *p, size_t size);
 void sk__splice_pipe_close(struct sk__splice_pipe *p);
 /* Move up to len bytes from socket s into the pipe: the count, 0 at the
- * peer's end of stream, a would-block code when nothing waits, or a code. */
+ * peer's end of stream, a would-block code when nothing waits,
+ * SK_EUNSUPPORTED when splice cannot move what waits (the socket's kind,
+ * or TCP urgent data next: the caller then receives), or a code. */
 long sk__splice_in(struct sk__splice_pipe *p, sk_socket_t s, size_t len);
 /* Move up to len bytes from the pipe to socket s: the count, a
  * would-block code when the socket is full, or a code. */
