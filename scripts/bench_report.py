@@ -626,36 +626,29 @@ def main():
           "measures it.\n")
 
     # ---- the io_uring techniques, one at a time (scripts/bench_uring.py)
-    uring = read_text(os.path.join(results, "uring-features.md"))
-    w("### The io_uring model's techniques, one at a time\n")
-    if uring.strip():
-        w("`scripts/bench_uring.py` (step 3c of `make bench`): the uring model with "
-          "its default techniques, then with one of them turned off "
-          "(`SOCKIT_URING=no-NAME`), then with receive bundles turned on (`+bundle`, "
-          "off by default), then the textbook epoll loop, all started at once "
-          "on CPU 0 and loaded in turn from CPU 1 at issue 13's six points (each round "
-          "starting with the next server).  A ratio above 1 is what that technique saves: the server costs that much more "
-          "without it; `uring again` is the same server twice, so its distance from "
-          "1 is the noise the others must stand out of.\n")
-        w(demote(uring.strip()) + "\n")
-    else:
-        w("Not measured by this run (the uring model cannot run here, or these "
-          "results predate `scripts/bench_uring.py`).\n")
+    quoted_table(w, results, "uring-features.md",
+                 "The io_uring model's techniques, one at a time",
+                 "`scripts/bench_uring.py` (step 3c of `make bench`): the uring model with "
+                 "its default techniques, then with one of them turned off "
+                 "(`SOCKIT_URING=no-NAME`), then with receive bundles turned on (`+bundle`, "
+                 "off by default), then the textbook epoll loop, all started at once "
+                 "on CPU 0 and loaded in turn from CPU 1 at issue 13's six points (each round "
+                 "starting with the next server).  A ratio above 1 is what that technique saves: the server costs that much more "
+                 "without it; `uring again` is the same server twice, so its distance from "
+                 "1 is the noise the others must stand out of.",
+                 "the uring model cannot run here, or these results predate "
+                 "`scripts/bench_uring.py`")
 
     # ---- echo's splice path (scripts/bench_uring.py --server, step 3d)
-    splice = read_text(os.path.join(results, "splice.md"))
-    w("### Echo with splice against copying\n")
-    if splice.strip():
-        w("Step 3d of `make bench`: on the Linux readiness models echo moves its bytes "
-          "socket to pipe to socket with `splice(2)`, so they never pass through user "
-          "memory (the kernel hands the pages over; one pipe per worker, emptied after "
-          "every move).  Here the epoll model copying (`--no-splice`: `recv()` into a "
-          "buffer, `send()` from it; twice, so that `copy again` shows the noise) "
-          "against the epoll model as it runs by default, and the textbook loop, "
-          "in the same rotated rounds as above.  A ratio below 1 is what splice saves.\n")
-        w(demote(splice.strip()) + "\n")
-    else:
-        w("Not measured by this run (these results predate step 3d).\n")
+    quoted_table(w, results, "splice.md", "Echo with splice against copying",
+                 "Step 3d of `make bench`: on the Linux readiness models echo moves its bytes "
+                 "socket to pipe to socket with `splice(2)`, so they never pass through user "
+                 "memory (the kernel hands the pages over; one pipe per worker, emptied after "
+                 "every move).  Here the epoll model copying (`--no-splice`: `recv()` into a "
+                 "buffer, `send()` from it; twice, so that `copy again` shows the noise) "
+                 "against the epoll model as it runs by default, and the textbook loop, "
+                 "in the same rotated rounds as above.  A ratio below 1 is what splice saves.",
+                 "these results predate step 3d")
 
     # ---- load generator CPU
     w("## The load generator's own CPU\n")
@@ -714,6 +707,18 @@ def main():
 
     with open(out_path, "w") as f:
         f.write("\n".join(md).rstrip("\n") + "\n")
+
+
+def quoted_table(w, results, name, title, prose, missing):
+    """A section quoting results/name (a scripts/bench_uring.py table)
+    under prose, or saying why it is not there."""
+    text = read_text(os.path.join(results, name))
+    w("### %s\n" % title)
+    if text.strip():
+        w(prose + "\n")
+        w(demote(text.strip()) + "\n")
+    else:
+        w("Not measured by this run (%s).\n" % missing)
 
 
 def demote(text):

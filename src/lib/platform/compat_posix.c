@@ -227,7 +227,7 @@ long sk__send_file(sk_socket_t s, int fd, int64_t offset, size_t len)
 #endif
 }
 
-#ifdef __linux__
+#ifdef __linux__ /* splice() is Linux's; this file is built for Linux only (sources.txt) */
 int sk__splice_pipe_open(struct sk__splice_pipe *p, size_t size)
 {
     int fds[2];
@@ -298,37 +298,6 @@ int sk__splice_take(struct sk__splice_pipe *p, void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
-}
-#else
-int sk__splice_pipe_open(struct sk__splice_pipe *p, size_t size)
-{
-    (void)size;
-    p->rd = p->wr = -1;
-    p->size = 0;
-    return SK_EUNSUPPORTED;
-}
-
-void sk__splice_pipe_close(struct sk__splice_pipe *p)
-{
-    p->rd = p->wr = -1;
-}
-
-long sk__splice_in(struct sk__splice_pipe *p, sk_socket_t s, size_t len)
-{
-    (void)p, (void)s, (void)len;
-    return SK_EUNSUPPORTED;
-}
-
-long sk__splice_out(struct sk__splice_pipe *p, sk_socket_t s, size_t len)
-{
-    (void)p, (void)s, (void)len;
-    return SK_EUNSUPPORTED;
-}
-
-int sk__splice_take(struct sk__splice_pipe *p, void *buf, size_t len)
-{
-    (void)p, (void)buf, (void)len;
-    return SK_EUNSUPPORTED;
 }
 #endif
 
