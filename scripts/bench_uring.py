@@ -34,7 +34,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_engines import DEFAULT_POINTS, median, run_once, start_server  # noqa: E402
 
 SERVE = "serve echo -m uring -l 127.0.0.1 -p 0 -q"
-FEATURES = ["defer", "ringfd", "multishot-recv", "multishot-accept"]  # on by default
+FEATURES = ["defer", "ringfd", "multishot-recv", "multishot-accept",
+            "echo-in-place"]  # on by default
 
 
 def default_servers(peer_dir):

@@ -156,7 +156,7 @@ def known_exchange(srv, pace=True):
         if not piece:
             raise RuntimeError("the server closed before echoing")
         got += piece
-    srv.wait(r"(send|splice out)\(\d+, 6\) = 6", mark)
+    srv.wait(r"(send|sendmsg|splice out)\(\d+, 6\) = 6", mark)
     mark = len(srv.lines)
     s.shutdown(socket.SHUT_WR)
     if s.recv(100) != b"":
@@ -379,7 +379,11 @@ would-block result repeated on one socket is shown once."""),
     ("uring", "15. The models: io_uring (asynchronous I/O)", "uring", section_model("uring"),
      """The kernel does the `accept()`, `recv()` and `send()` itself and reports
 each as a completion; one `io_uring_submit_and_wait_timeout()` submits what
-was queued and waits."""),
+was queued and waits. The receive puts the bytes in one of the worker's
+provided buffers (the size shown, 16384, is that buffer's); echo sends them
+back from there with a `sendmsg` (every buffer the connection holds, in one
+call) and only then gives the buffer back to the ring, so the bytes are never
+copied in user space."""),
 ]
 
 BEGIN = "<!-- learn:%s -->"

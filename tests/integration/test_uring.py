@@ -8,6 +8,7 @@ unavailable (built without liburing, kernel too old, io_uring disabled by
 kernel.io_uring_disabled or a seccomp policy) -- or fails, under
 SOCKIT_REQUIRE_URING=1 (CI, where liburing-dev is installed).
 """
+import json
 import os
 import random
 import re
@@ -132,7 +133,8 @@ def test_sigterm_stops_with_exit_0_and_closes_connections(serve):
 
 # ---- each technique on its own (SOCKIT_URING, for measuring) ------------------
 
-URING_FEATURES = ["defer", "ringfd", "multishot-recv", "multishot-accept", "bundle"]
+URING_FEATURES = ["defer", "ringfd", "multishot-recv", "multishot-accept", "bundle",
+                  "echo-in-place"]
 
 
 def echo_many_at_once(port, conns, size, seed):
@@ -188,6 +190,94 @@ def test_slow_reader_keeps_no_ring_buffers_from_others(serve):
     sender.join(30)
     assert bytes(back) == blob
     slow.close()
+
+
+def traced_events(srv):
+    return [json.loads(line) for line in srv.log().splitlines() if line.startswith("{")]
+
+
+def moved(events, call):
+    return sum(e["result"] for e in events if e.get("call") == call
+               and isinstance(e.get("result"), int) and e["result"] > 0)
+
+
+@pytest.mark.parametrize("in_place", [True, False])
+def test_echo_sends_from_the_ring_buffers(serve, in_place):
+    """Echo sends the bytes back from the provided buffer they arrived in
+    (one sendmsg for all a connection holds), and copies them into its
+    output only where it must: 4 MiB read as it is echoed comes back
+    intact, and the trace shows which way each byte went back.  With
+    SOCKIT_URING=no-echo-in-place every byte is copied and sent."""
+    env = dict(os.environ, SOCKIT_URING="" if in_place else "no-echo-in-place")
+    srv = serve("echo", "-l", LOCAL, "-p", "0", "-m", "uring", "--trace=json", env=env)
+    data = os.urandom(4 << 20)
+    s = connect(LOCAL, srv.port, timeout=30)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(recv_all(s)))
+    reader.start()
+    for off in range(0, len(data), 65536):
+        s.sendall(data[off:off + 65536])
+    s.shutdown(socket.SHUT_WR)
+    reader.join(60)
+    s.close()
+    assert got and got[0] == data
+    deadline = time.monotonic() + 10
+    while not any(e.get("call") == "close" for e in traced_events(srv)):
+        assert time.monotonic() < deadline, "the server never closed the connection"
+        time.sleep(0.05)
+    events = traced_events(srv)
+    held, copied = moved(events, "sendmsg"), moved(events, "send")
+    assert moved(events, "recv") == len(data)
+    assert held + copied == len(data), (held, copied)
+    if in_place:
+        assert held >= len(data) * 9 // 10, "only %d of %d bytes went back in place" % (
+            held, len(data))
+    else:
+        assert held == 0
+
+
+def test_stalled_readers_hold_at_most_half_the_ring(serve):
+    """Echo in place keeps a buffer until its bytes have left, so a client
+    that sends and never reads keeps its buffers.  80 such clients would
+    hold the whole ring (256 buffers, about 5 each) and starve everybody
+    else of receives; past half of it their bytes are copied instead, so
+    other clients still echo, and every stalled one gets exactly its own
+    bytes once it reads.  Small socket buffers make the stall come soon."""
+    srv = serve("echo", "-l", LOCAL, "-p", "0", "-m", "uring", "-q",
+                "--sockopt", "sndbuf=4096", "--sockopt", "rcvbuf=65536")
+    rng = random.Random(7)
+    stalled, blobs, senders, errors = [], [], [], []
+    for i in range(80):
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.settimeout(60)
+        c.connect((LOCAL, srv.port))
+        blob = rng.randbytes(300000)
+
+        def send(c=c, blob=blob):
+            try:
+                c.sendall(blob)
+            except OSError as e:
+                errors.append(e)
+
+        t = threading.Thread(target=send)
+        t.start()
+        stalled.append(c)
+        blobs.append(blob)
+        senders.append(t)
+    time.sleep(1.0)  # the stalled clients' buffers fill; nothing is read yet
+    for i, (sent, got) in enumerate(echo_many_at_once(srv.port, 5, 200000, 3)):
+        assert got == sent, "connection %d: %s of %d bytes back" % (
+            i, None if got is None else len(got), len(sent))
+    for i, (c, blob) in enumerate(zip(stalled, blobs)):
+        back = recv_exact(c, len(blob))
+        assert back == blob, "stalled client %d got other bytes back" % i
+    for t in senders:
+        t.join(30)
+    for c in stalled:
+        c.close()
+    assert not errors, errors
+    assert echo_once(srv.port) == b"ping\n"
 
 
 def test_unknown_technique_is_refused_by_name():

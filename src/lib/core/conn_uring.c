@@ -19,7 +19,9 @@
  *     bytes waiting need, with one completion                   6.10
  *     falls back to single-shot recv with IOSQE_BUFFER_SELECT
  *     (older kernels reject the cap with -EINVAL)                5.19
- *   - send (io_uring_prep_send) from the connection's buffer     5.6
+ *   - send (io_uring_prep_send) from the connection's buffer,    5.6
+ *     or for echo straight from the provided buffer the bytes
+ *     arrived in (below: "Echo in place")
  *   - io_uring_register_ring_fd: each enter skips the fd lookup   5.18
  *   - cancel by user_data (io_uring_prep_cancel64)               5.5
  *   - UDP: a multishot poll (io_uring_prep_poll_multishot) wakes
@@ -58,10 +60,17 @@
  * The sockets stay blocking: io_uring waits on them itself, and an
  * O_NONBLOCK socket would make it report -EAGAIN instead.
  *
- * Echo copies here, where the readiness backend splices (mirror()): the
- * ring has IORING_OP_SPLICE, but the kernel always hands it to an io-wq
- * worker thread that blocks in splice() (liburing issue #426), so every
- * connection waiting for bytes would hold a kernel thread.
+ * Echo in place.  The readiness backend splices echo's bytes (mirror());
+ * here the ring has IORING_OP_SPLICE, but the kernel always hands it to
+ * an io-wq worker thread that blocks in splice() (liburing issue #426),
+ * so every connection waiting for bytes would hold a kernel thread.
+ * Instead the send goes out from the provided buffer the receive filled,
+ * and the buffer returns to the ring when the send completes: no copy in
+ * user space, and the bytes are still warm in the cache when the kernel
+ * reads them back.  A peer that does not read would keep its buffers, so
+ * one connection holds at most HELD_MAX of them and all together at most
+ * half the ring; beyond that, and whenever bytes are already queued in
+ * the connection's output, the bytes are copied there as before.
  */
 #include "sk_conn.h"
 #include "sk_trace.h"
@@ -80,12 +89,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #define RING_ENTRIES 1024        /* submission queue; completions get twice that */
 #define BUF_GROUP 1              /* the provided-buffer group id */
 #define BUF_COUNT 256            /* provided buffers per worker (a power of two) */
 #define BUF_SIZE_MAX 16384       /* bytes per provided buffer */
 #define DATAGRAM_BATCHES 4       /* per wake-up; then the other work gets a turn */
+#define HELD_MAX 8               /* ring buffers one connection echoes from at once */
 
 /* Receive bundles (Linux 6.10): liburing 2.3's header predates them. */
 #ifndef IORING_RECVSEND_BUNDLE
@@ -105,13 +116,23 @@ enum uring_op {
     OP_MASK = 7    /* liburing's own timeout (all ones) lands on 7: ignored */
 };
 
+/* Part of a provided buffer an echo sends back from where it arrived. */
+struct held_buf {
+    unsigned short bid;
+    unsigned off, len;
+};
+
 struct uring_conn {
     struct sk__conn base;
     unsigned recv_armed : 1, recv_multishot : 1, recv_cancelled : 1, recv_bundle : 1;
-    unsigned send_armed : 1, throttled : 1, starved : 1;
+    unsigned send_armed : 1, send_held : 1, throttled : 1, starved : 1;
     int inflight;              /* operations whose completion is still due */
     size_t recv_taken;         /* bytes the armed multishot recv brought so far */
     struct uring_conn *starved_next;
+    unsigned nheld, held_head; /* echo in place: a FIFO of buffers to send */
+    struct held_buf held[HELD_MAX];
+    struct msghdr held_msg;    /* ... all of them in one send, while it is in flight */
+    struct iovec held_iov[HELD_MAX];
 };
 
 struct uring_worker {
@@ -135,6 +156,8 @@ struct uring_worker {
     size_t pbufs_bytes;
     unsigned pbuf_size;
     unsigned pbuf_out;           /* buffers user space holds right now */
+    unsigned pbuf_held;          /* ... of which connections echo from */
+    int in_place;                /* echo sends from the buffers (SK_URING_ECHO_IN_PLACE) */
     /* Which buffer sits where in the ring: a bundle's completion names
      * only its first buffer, the rest are the ring entries after it. */
     unsigned br_pos;                    /* entries ever added */
@@ -236,6 +259,17 @@ static int pbuf_setup(struct uring_worker *uw)
     return 0;
 }
 
+/* Echo in place: every buffer a connection still held goes back. */
+static void release_held(struct uring_conn *uc)
+{
+    struct uring_worker *uw = UW(uc->base.w);
+    for (; uc->nheld > 0; uc->nheld--) {
+        pbuf_return(uw, uc->held[uc->held_head].bid);
+        uw->pbuf_held--;
+        uc->held_head = (uc->held_head + 1) % HELD_MAX;
+    }
+}
+
 /* ---- receiving and sending -------------------------------------------- */
 
 static int can_read(struct uring_conn *uc)
@@ -284,22 +318,49 @@ static void arm_recv(struct uring_conn *uc)
     uc->inflight++;
 }
 
-/* The contiguous part of the output from its head; the rest goes with the
- * next send.  Only copied until now: the send goes out with this round's
- * submit, so a message costs no system call of its own. */
+static const struct held_buf *held_at(const struct uring_conn *uc, unsigned i)
+{
+    return &uc->held[(uc->held_head + i) % HELD_MAX];
+}
+
+/* Echo in place: every held buffer in one sendmsg, so the bytes leave in
+ * as few segments as a copy into the output would make. */
+static void prep_send_held(struct uring_conn *uc, struct io_uring_sqe *sqe)
+{
+    struct uring_worker *uw = UW(uc->base.w);
+    for (unsigned i = 0; i < uc->nheld; i++) {
+        const struct held_buf *h = held_at(uc, i);
+        uc->held_iov[i].iov_base = pbuf_data(uw, h->bid) + h->off;
+        uc->held_iov[i].iov_len = h->len;
+    }
+    memset(&uc->held_msg, 0, sizeof uc->held_msg);
+    uc->held_msg.msg_iov = uc->held_iov;
+    uc->held_msg.msg_iovlen = uc->nheld;
+    io_uring_prep_sendmsg(sqe, uc->base.fd, &uc->held_msg, SK_MSG_NOSIGNAL);
+}
+
+/* Only queued until now: the send goes out with this round's submit, so
+ * a message costs no system call of its own.  Held bytes came before
+ * anything in the output, so they go first; from the output, its
+ * contiguous part from the head, the rest with the next send. */
 static void arm_send(struct uring_conn *uc)
 {
     struct uring_worker *uw = UW(uc->base.w);
-    size_t len;
-    const uint8_t *p = sk__conn_out_span(&uc->base, &len);
     struct io_uring_sqe *sqe = get_sqe(uw);
     if (sqe == NULL) {
         sk__conn_fail(&uc->base, -EBUSY, "send");
         return;
     }
-    io_uring_prep_send(sqe, uc->base.fd, p, len, SK_MSG_NOSIGNAL);
+    uc->send_held = uc->nheld > 0;
+    if (uc->send_held) {
+        prep_send_held(uc, sqe);
+    } else {
+        size_t len;
+        const uint8_t *p = sk__conn_out_span(&uc->base, &len);
+        io_uring_prep_send(sqe, uc->base.fd, p, len, SK_MSG_NOSIGNAL);
+        uc->base.sending = len;
+    }
     io_uring_sqe_set_data64(sqe, op_data(uc, OP_SEND));
-    uc->base.sending = len;
     uc->send_armed = 1;
     uc->inflight++;
 }
@@ -324,9 +385,9 @@ static void update_recv(struct uring_conn *uc)
 static void uring_update(struct sk__conn *c)
 {
     struct uring_conn *uc = UC(c);
-    if (sk__conn_out_len(c) > 0 && !uc->send_armed)
+    if ((uc->nheld > 0 || sk__conn_out_len(c) > 0) && !uc->send_armed)
         arm_send(uc);
-    if (sk__conn_out_len(c) == 0 && c->in == NULL)
+    if (uc->nheld == 0 && sk__conn_out_len(c) == 0 && c->in == NULL)
         uc->throttled = 0; /* the peer keeps up again */
     update_recv(uc);
 }
@@ -363,7 +424,9 @@ static int uring_conn_stop(struct sk__conn *c)
         uc->recv_cancelled = 1;
     }
     if (uc->send_armed)
-        cancel_op(uw, op_data(uc, OP_SEND));
+        cancel_op(uw, op_data(uc, OP_SEND)); /* held buffers go back when it has */
+    else
+        release_held(uc);
     starved_unlink(uc);
     if (uc->inflight > 0) {
         uw->closing++;
@@ -392,6 +455,27 @@ static void take_buffers(struct uring_conn *uc, int first, unsigned nbufs, size_
     }
     for (unsigned i = 0; i < nbufs; i++)
         pbuf_return(uw, bids[i]);
+}
+
+/* Echo in place: keep a completion's buffers to send them back as they
+ * are.  0 when they must be copied instead (see the top of the file). */
+static int hold_buffers(struct uring_conn *uc, int first, unsigned nbufs, size_t len)
+{
+    struct uring_worker *uw = UW(uc->base.w);
+    if (!uw->in_place || uc->nheld + nbufs > HELD_MAX || uw->pbuf_held + nbufs > BUF_COUNT / 2 ||
+        !sk__conn_may_hold(&uc->base, len))
+        return 0;
+    sk__conn_mirror_held(&uc->base, len);
+    for (unsigned i = 0; i < nbufs; i++) {
+        struct held_buf *h = &uc->held[(uc->held_head + uc->nheld) % HELD_MAX];
+        h->bid = (unsigned short)pbuf_bundle_bid(uw, first, i);
+        h->off = 0;
+        h->len = (unsigned)min_size(len, uw->pbuf_size);
+        len -= h->len;
+        uc->nheld++;
+        uw->pbuf_held++;
+    }
+    return 1;
 }
 
 static void on_recv(struct uring_conn *uc, int res, unsigned flags)
@@ -425,7 +509,8 @@ static void on_recv(struct uring_conn *uc, int res, unsigned flags)
                    "io_uring: multishot recv ignored its length cap; "
                    "using single-shot receives");
         }
-        take_buffers(uc, bid, nbufs, (size_t)res);
+        if (!hold_buffers(uc, bid, nbufs, (size_t)res))
+            take_buffers(uc, bid, nbufs, (size_t)res);
         sk__conn_schedule(&uc->base);
         return;
     }
@@ -454,23 +539,56 @@ static void on_recv(struct uring_conn *uc, int res, unsigned flags)
     sk__conn_schedule(&uc->base);
 }
 
+/* n held bytes went; each buffer all sent goes back to the ring. */
+static void held_sent(struct uring_conn *uc, size_t n)
+{
+    struct uring_worker *uw = UW(uc->base.w);
+    sk__conn_mirror_sent(&uc->base, n);
+    while (n > 0 && uc->nheld > 0) {
+        struct held_buf *h = &uc->held[uc->held_head];
+        size_t part = min_size(n, h->len);
+        h->off += (unsigned)part;
+        h->len -= (unsigned)part;
+        n -= part;
+        if (h->len == 0) {
+            pbuf_return(uw, h->bid);
+            uw->pbuf_held--;
+            uc->held_head = (uc->held_head + 1) % HELD_MAX;
+            uc->nheld--;
+        }
+    }
+}
+
 static void on_send(struct uring_conn *uc, int res)
 {
+    int held = uc->send_held;
     if (SK_TRACING() && res != -ECANCELED) {
-        size_t len;
+        /* What the trace shows of the bytes: the first buffer's. */
+        size_t len = 0, sent_len = uc->base.sending;
         const uint8_t *p = sk__conn_out_span(&uc->base, &len);
-        sk__trace_completion(COMPLETION, uc->base.fd, "send", uc->base.sending, res, p);
+        if (held) {
+            p = uc->held_iov[0].iov_base;
+            sent_len = 0;
+            for (size_t i = 0; i < uc->held_msg.msg_iovlen; i++)
+                sent_len += uc->held_iov[i].iov_len;
+        }
+        sk__trace_completion(COMPLETION, uc->base.fd, held ? "sendmsg" : "send", sent_len, res,
+                             p);
     }
     uc->send_armed = 0;
+    uc->send_held = 0;
     uc->inflight--;
     uc->base.sending = 0;
     if (uc->base.closed) {
+        release_held(uc); /* the kernel is done with them */
         if (uc->inflight == 0)
             finish(uc);
         return;
     }
     if (res <= 0)
         sk__conn_fail(&uc->base, res < 0 ? res : -EPIPE, "send");
+    else if (held)
+        held_sent(uc, (size_t)res);
     else
         sk__conn_sent(&uc->base, (size_t)res);
     sk__conn_schedule(&uc->base);
@@ -695,6 +813,7 @@ static int ring_setup(struct uring_worker *uw)
     uw->multishot_accept = (uw->features & SK_URING_MULTISHOT_ACCEPT) != 0;
     uw->multishot_recv = (uw->features & SK_URING_MULTISHOT_RECV) != 0;
     uw->multishot_poll = 1;
+    uw->in_place = (uw->features & SK_URING_ECHO_IN_PLACE) != 0;
     if (!uw->base.srv->cfg->udp && (rc = pbuf_setup(uw)) < 0)
         return rc;
     return 0;
@@ -764,6 +883,7 @@ static const struct sk__conn_backend uring_backend = {
     .worker_size = sizeof(struct uring_worker),
     .conn_size = sizeof(struct uring_conn),
     .refill_early = 1, /* refill before the output runs dry: a send stays queued */
+    .mirror_in_place = 1,
     .worker_init = uring_worker_init,
     .worker_cleanup = uring_worker_cleanup,
     .wait = uring_wait,

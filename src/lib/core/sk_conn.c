@@ -415,6 +415,27 @@ void sk__conn_mirrored(struct sk__conn *c, size_t received, size_t sent, const u
     out_append(w, c->out, rest, rest_len);
 }
 
+int sk__conn_may_hold(const struct sk__conn *c, size_t n)
+{
+    return c->mirror && c->out == NULL && !ending(c) && n <= sk__conn_out_room(c);
+}
+
+void sk__conn_mirror_held(struct sk__conn *c, size_t n)
+{
+    c->bytes_in += (unsigned long long)n;
+    c->queued += n;
+    c->held += n;
+    activity_touch(c);
+}
+
+void sk__conn_mirror_sent(struct sk__conn *c, size_t n)
+{
+    c->held -= n;
+    c->bytes_out += (unsigned long long)n;
+    c->last_sent_ms = c->w->now_ms;
+    activity_touch(c);
+}
+
 void sk__conn_eof(struct sk__conn *c)
 {
     c->eof = 1;
@@ -507,7 +528,7 @@ static void conn_free(struct sk__conn *c)
 static int conn_settle(struct sk__conn *c)
 {
     struct sk_session *s = &c->session;
-    if (c->out != NULL || c->sending > 0 || c->file_blocked || c->backlog.len > 0)
+    if (c->out != NULL || c->sending > 0 || c->held > 0 || c->file_blocked || c->backlog.len > 0)
         return 0;
     if (s->flags & SK_SESSION_CLOSE) {
         sk__conn_close(c);
@@ -577,7 +598,7 @@ void sk__conn_process(struct sk__conn *c)
         }
         if (be->read != NULL && !drained && sk__conn_can_read(c)) {
             /* Mirrored bytes must not pass what is already queued. */
-            if (c->mirror && c->out == NULL)
+            if (c->mirror && c->out == NULL && be->mirror != NULL)
                 rc = be->mirror(c, &drained);
             else
                 rc = be->read(c, &drained);
@@ -620,8 +641,8 @@ void sk__conn_open(struct sk__worker *w, sk_socket_t fd, const struct sk_addr *p
     c->fd = fd;
     c->peer = *peer;
     /* Nothing but the service sees the bytes, unless --log must. */
-    c->mirror = (svc->flags & SK_SERVICE_MIRROR) && be->mirror != NULL && w->srv->msglog == NULL &&
-                !w->srv->cfg->no_splice;
+    c->mirror = (svc->flags & SK_SERVICE_MIRROR) && w->srv->msglog == NULL &&
+                ((be->mirror != NULL && !w->srv->cfg->no_splice) || be->mirror_in_place);
     c->session.ops = &conn_ops;
     c->session.instance = &w->srv->instance;
     c->session.state = state;

@@ -25,7 +25,10 @@
  *               from its completion handler and sk__conn_schedule() so the
  *               core looks at the connection again.  The output buffer is
  *               circular, so bytes a send in flight points at never move
- *               while later writes are appended.
+ *               while later writes are appended.  For a mirroring service
+ *               it may instead send the bytes back from the buffer they
+ *               arrived in, and tell sk__conn_mirror_held() and
+ *               sk__conn_mirror_sent(): nothing is copied in user space.
  *
  * Every worker is one thread that owns its connections: nothing on the
  * data path is shared between workers but a few counters.  A stream filter
@@ -60,6 +63,7 @@ struct sk__conn {
     unsigned backlogged : 1;   /* counted in w->backlogged */
     unsigned mirror : 1;       /* a mirroring service (echo): the backend may splice */
     size_t sending;            /* completion backends: output bytes a send has in flight */
+    size_t held;               /* ... and echoed bytes it sends from its own receive buffers */
     size_t queued;             /* bytes ever accepted by write and post */
     struct sk__conn_buf *in, *out;
     struct sk__postq backlog;   /* posts waiting for room in out */
@@ -126,6 +130,9 @@ struct sk__conn_backend {
      * it without user memory, and tell sk__conn_mirrored(); or read() as
      * usual where it cannot.  Returns as read() does.  NULL: never. */
     int (*mirror)(struct sk__conn *c, int *drained);
+    /* Completion: a mirroring service's bytes may be echoed from the
+     * backend's own receive buffers (sk__conn_may_hold). */
+    int mirror_in_place;
 };
 
 /* What the workers of one server share. */
@@ -192,6 +199,14 @@ void sk__conn_received(struct sk__conn *c, const uint8_t *data, size_t len);
  * while c->out is empty, and never more than sk__conn_out_room(). */
 void sk__conn_mirrored(struct sk__conn *c, size_t received, size_t sent, const uint8_t *rest,
                        size_t rest_len);
+/* Whether a completion backend may echo n bytes just received straight
+ * from its own buffer: a mirroring service, nothing queued in c->out
+ * (those bytes must leave first), not ending, and room for n.  Then
+ * sk__conn_mirror_held(c, n), and sk__conn_mirror_sent() as they leave;
+ * the connection settles (closes, half-closes) only once all have. */
+int sk__conn_may_hold(const struct sk__conn *c, size_t n);
+void sk__conn_mirror_held(struct sk__conn *c, size_t n);
+void sk__conn_mirror_sent(struct sk__conn *c, size_t n);
 /* The peer half-closed; the service hears of it once pending input went. */
 void sk__conn_eof(struct sk__conn *c);
 /* The connection broke (a code for the log, or 0 for none). */
@@ -207,13 +222,15 @@ static inline size_t sk__conn_out_len(const struct sk__conn *c)
     return c->out != NULL ? c->out->len : 0;
 }
 /* Bytes the session may still write: none while posts wait, so that
- * bytes leave in the order they were given.  (Inline: the data path asks
- * several times per message.) */
+ * bytes leave in the order they were given; bytes a backend holds to
+ * echo count as output.  (Inline: the data path asks several times per
+ * message.) */
 static inline size_t sk__conn_out_room(const struct sk__conn *c)
 {
     if (c->closed || c->aborted || (c->session.flags & SK_SESSION_FAILED) || c->backlog.len > 0)
         return 0;
-    return c->w->bufsize - sk__conn_out_len(c);
+    size_t used = sk__conn_out_len(c) + c->held;
+    return used < c->w->bufsize ? c->w->bufsize - used : 0;
 }
 /* Whether to receive now (output room, no input pending, not paused...). */
 int sk__conn_can_read(struct sk__conn *c);

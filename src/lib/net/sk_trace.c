@@ -139,9 +139,10 @@ static int is_call(const char *call, const char *name)
     return call != NULL && strcmp(call, name) == 0;
 }
 
-/* IOCP's calls are WSARecv/WSASend, and echo's splice() moves bytes
- * from the socket into a pipe and from the pipe back out: what they mean
- * is recv's and send's. */
+/* IOCP's calls are WSARecv/WSASend, echo's splice() moves bytes from
+ * the socket into a pipe and from the pipe back out, and io_uring's echo
+ * sends its ring buffers back with one sendmsg: what they mean is recv's
+ * and send's. */
 static int is_recv(const char *call)
 {
     return is_call(call, "recv") || is_call(call, "WSARecv") || is_call(call, "splice in");
@@ -149,7 +150,8 @@ static int is_recv(const char *call)
 
 static int is_send(const char *call)
 {
-    return is_call(call, "send") || is_call(call, "WSASend") || is_call(call, "splice out");
+    return is_call(call, "send") || is_call(call, "sendmsg") || is_call(call, "WSASend") ||
+           is_call(call, "splice out");
 }
 
 static const char *error_meaning(const char *call, int code)

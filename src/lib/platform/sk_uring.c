@@ -21,6 +21,7 @@ static const struct {
     { "multishot-recv", SK_URING_MULTISHOT_RECV },
     { "multishot-accept", SK_URING_MULTISHOT_ACCEPT },
     { "bundle", SK_URING_BUNDLE },
+    { "echo-in-place", SK_URING_ECHO_IN_PLACE },
 };
 
 void sk__uring_feature_names(char *buf, size_t size)

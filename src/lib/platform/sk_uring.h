@@ -31,8 +31,9 @@ enum sk__uring_feature {
     SK_URING_MULTISHOT_RECV = 1u << 2,   /* "multishot-recv" */
     SK_URING_MULTISHOT_ACCEPT = 1u << 3, /* "multishot-accept" */
     SK_URING_BUNDLE = 1u << 4,           /* "bundle": a receive fills several buffers */
+    SK_URING_ECHO_IN_PLACE = 1u << 5,    /* "echo-in-place": echo sends from the ring buffer */
     SK_URING_DEFAULT = SK_URING_DEFER | SK_URING_RINGFD | SK_URING_MULTISHOT_RECV |
-                       SK_URING_MULTISHOT_ACCEPT
+                       SK_URING_MULTISHOT_ACCEPT | SK_URING_ECHO_IN_PLACE
 };
 
 /* The features SOCKIT_URING leaves on (SK_URING_DEFAULT when it is unset
@@ -41,7 +42,7 @@ enum sk__uring_feature {
  * environment string and *badlen its length. */
 int sk__uring_features(unsigned *features, const char **bad, size_t *badlen);
 
-/* "defer, ringfd, multishot-recv, multishot-accept, bundle" into buf (cut
+/* "defer, ringfd, multishot-recv, multishot-accept, bundle, echo-in-place" into buf (cut
  * to size): the names, for messages. */
 void sk__uring_feature_names(char *buf, size_t size);
 #endif
