@@ -17,6 +17,9 @@
 #   3d. echo's splice path against copying (--no-splice) on epoll, at the
 #      12 points of the matrix (scripts/bench_uring.py, SPLICE_ROUNDS
 #      rounds: about 3 minutes);
+#   3e. what a message costs, taken apart: system calls, context switches
+#      and TCP segments per message of epoll, uring and the textbook loop
+#      (scripts/bench_anatomy.py, ANATOMY_ROUNDS rounds: about 4 minutes);
 #   4. a perf profile of the best model, when perf can sample here.
 # The compare results carry the server's CPU time per message
 # (server_cpu_us_per_msg, the efficiency figure beside msgs/s and p99) and
@@ -323,6 +326,19 @@ python3 scripts/bench_uring.py --sockit "$SOCKIT" --peer-dir "$BUILD/peers" \
     >"$RESULTS/splice.md" 2>"$work/splice.log" \
     || { say "bench_uring.py (splice) failed:"; tail -n 5 "$work/splice.log" >&2; }
 cat "$RESULTS/splice.md"
+
+# ---- 3e. what a message costs, taken apart -----------------------------------------
+# scripts/bench_anatomy.py: epoll (splice and --no-splice), uring and the
+# textbook loop at every point, with perf stat's system calls and context
+# switches and /proc/net/snmp's segments per message.
+ANATOMY_ROUNDS=${ANATOMY_ROUNDS:-3}
+rm -f "$RESULTS/anatomy.md" "$RESULTS/anatomy.json"
+say "what a message costs, taken apart, $ANATOMY_ROUNDS rounds"
+python3 scripts/bench_anatomy.py --sockit "$SOCKIT" --peer-dir "$BUILD/peers" \
+    --rounds "$ANATOMY_ROUNDS" --json "$RESULTS/anatomy.json" \
+    >"$RESULTS/anatomy.md" 2>"$work/anatomy.log" \
+    || { say "bench_anatomy.py failed:"; tail -n 5 "$work/anatomy.log" >&2; }
+cat "$RESULTS/anatomy.md"
 
 # ---- 4. where the best model spends its time, if perf can sample here ---------------
 # Hardware counters are often missing in a VM; cpu-clock sampling still works.

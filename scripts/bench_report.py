@@ -328,6 +328,8 @@ def targets_section(w, tcp, results, machine):
             w("| %s | %s | %s | %s |" % (point_name(p), f2(a), f2(b),
                                          "%.2fx" % r if r else "-"))
         w("")
+        users = [field(tcp.cell(p, "epoll_echo"), "server_user_pct") for p in tcp.points]
+        anatomy_summary(w, results, cpu_model, [u for u in users if u is not None])
     if p99_rows:
         w("### (5) p99 against the best peer, per point\n")
         w("| point | %s median p99 us | range | %s median p99 us | range | verdict |"
@@ -650,6 +652,17 @@ def main():
                  "in the same rotated rounds as above.  A ratio below 1 is what splice saves.",
                  "these results predate step 3d")
 
+    # ---- what a message costs, taken apart (scripts/bench_anatomy.py, step 3e)
+    quoted_table(w, results, "anatomy.md", "What a message costs, taken apart",
+                 "Step 3e of `make bench` (`scripts/bench_anatomy.py`): the epoll model "
+                 "(splicing, and copying with `--no-splice`), the uring model and the "
+                 "textbook loop in the same rotated rounds as above, each run counted with "
+                 "`perf stat` (the server's system calls and context switches) and "
+                 "/proc/net/snmp (the TCP segments sent, requests and replies).  Where two "
+                 "servers send the same segments and make the same calls, what is left "
+                 "between them is noise and the kernel's work per segment.",
+                 "these results predate step 3e")
+
     # ---- load generator CPU
     w("## The load generator's own CPU\n")
     w("`sockit bench`'s user + system CPU time (all its threads) divided by the "
@@ -707,6 +720,52 @@ def main():
 
     with open(out_path, "w") as f:
         f.write("\n".join(md).rstrip("\n") + "\n")
+
+
+def anatomy_medians(results):
+    """{(conns, size, depth): {server: {segments, syscalls}}} from step 3e's
+    anatomy.json (scripts/bench_anatomy.py), or {}."""
+    out = {}
+    for entry in load_json(os.path.join(results, "anatomy.json")) or []:
+        runs = entry.get("runs") or []
+
+        def med(key):
+            vals = [r[key] for r in runs if r.get(key) is not None]
+            return statistics.median(vals) if vals else None
+
+        out.setdefault(tuple(entry["point"]), {})[entry["server"]] = {
+            "segments": med("segments_per_msg"), "syscalls": med("syscalls_per_msg"),
+        }
+    return out
+
+
+def anatomy_summary(w, results, cpu_model, users):
+    """What the (4) gap is made of: the same segments per message, the
+    system calls each side makes, and how little the textbook loop spends
+    in user space (users: its share at each point of the compare run, in
+    percent; all a server could still save on its own side)."""
+    anatomy = anatomy_medians(results)
+    pairs = [(pt, by[cpu_model], by["epoll_echo"]) for pt, by in sorted(anatomy.items())
+             if cpu_model in by and "epoll_echo" in by]
+    if not pairs:
+        w("Step 3e (what a message costs, taken apart) did not measure %s beside "
+          "epoll_echo in this run.\n" % cpu_model)
+        return
+    seg = [a["segments"] / b["segments"] for _, a, b in pairs if a["segments"] and b["segments"]]
+    calls = ["%s %s against %s" % ("%dx%dx%d" % pt, f2(a["syscalls"]), f2(b["syscalls"]))
+             for pt, a, b in pairs if a["syscalls"] is not None and b["syscalls"] is not None]
+    w("What the gap is made of (step 3e below, at the same %d points): %s and the textbook "
+      "loop sent %s TCP segments per message (their ratio %s), so the kernel did the same "
+      "TCP work for each; system calls per message, %s against epoll_echo: %s; and the "
+      "textbook loop spent %s of its CPU in user space (the compare run above), which bounds what any server "
+      "could still save on its own side of each message.  On loopback the rest is the "
+      "kernel's work per segment, both peers' (the sender's system call runs the "
+      "receiver's TCP input too), the same whichever server runs.\n" % (
+          len(pairs), cpu_model,
+          "the same" if seg and max(seg) <= 1.02 and min(seg) >= 0.98 else "different",
+          "%.2f to %.2f" % (min(seg), max(seg)) if seg else "-", cpu_model,
+          "; ".join(calls) if calls else "not counted (no perf)",
+          "%.1f%% to %.1f%%" % (min(users), max(users)) if users else "-"))
 
 
 def quoted_table(w, results, name, title, prose, missing):
