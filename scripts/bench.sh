@@ -13,7 +13,7 @@
 #   3b. `sockit bench --stream` (to discard, -R from chargen, -P 4) against
 #      iperf3 (-c, -R, -P 4), STREAM_ROUNDS interleaved rounds;
 #   3c. the uring model with each io_uring technique turned off in turn
-#      (scripts/bench_uring.py, URING_ROUNDS rounds: about 2 minutes);
+#      (scripts/bench_uring.py, URING_ROUNDS rounds: about 6 minutes);
 #   3d. echo's splice path against copying (--no-splice) on epoll, at the
 #      12 points of the matrix (scripts/bench_uring.py, SPLICE_ROUNDS
 #      rounds: about 3 minutes);
@@ -295,14 +295,16 @@ done
 # ---- 3c. the io_uring model's techniques, one at a time -----------------------------
 # scripts/bench_uring.py: the default uring server (twice: the noise), then
 # with each technique off (SOCKIT_URING=no-NAME), with receive bundles on,
-# and the textbook epoll loop, all at the six points, URING_ROUNDS
-# rotated rounds of 1 s.
+# with zero-copy sends on, and the textbook epoll loop, at the six
+# points and the three at 4 KiB x 16 (where echo in place and zero-copy
+# have bytes to save), URING_ROUNDS rotated rounds of 1 s.
 URING_ROUNDS=${URING_ROUNDS:-3}
 rm -f "$RESULTS/uring-features.md" "$RESULTS/uring-features.json"
 if "$SOCKIT" serve --model list 2>/dev/null | awk '$1 == "uring"' | grep -qv unavailable; then
     say "the uring model with each io_uring technique off, $URING_ROUNDS rounds"
     python3 scripts/bench_uring.py --sockit "$SOCKIT" --peer-dir "$BUILD/peers" \
         --rounds "$URING_ROUNDS" --json "$RESULTS/uring-features.json" \
+        --points 1x128x1,50x128x1,500x128x1,50x4096x1,50x128x16,500x128x16,1x4096x16,50x4096x16,500x4096x16 \
         >"$RESULTS/uring-features.md" 2>"$work/uring-features.log" \
         || { say "bench_uring.py failed:"; tail -n 5 "$work/uring-features.log" >&2; }
     cat "$RESULTS/uring-features.md"

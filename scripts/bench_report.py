@@ -633,9 +633,11 @@ def main():
                  "`scripts/bench_uring.py` (step 3c of `make bench`): the uring model with "
                  "its default techniques, then with one of them turned off "
                  "(`SOCKIT_URING=no-NAME`), then with receive bundles turned on (`+bundle`, "
+                 "off by default) and with zero-copy sends of 16 KiB and more (`+zc-send`, "
                  "off by default), then the textbook epoll loop, all started at once "
-                 "on CPU 0 and loaded in turn from CPU 1 at issue 13's six points (each round "
-                 "starting with the next server).  A ratio above 1 is what that technique saves: the server costs that much more "
+                 "on CPU 0 and loaded in turn from CPU 1 at issue 13's six points and the three "
+                 "at 4 KiB x depth 16, where sending in place and zero-copy have bytes to "
+                 "save (each round starting with the next server).  A ratio above 1 is what that technique saves: the server costs that much more "
                  "without it; `uring again` is the same server twice, so its distance from "
                  "1 is the noise the others must stand out of.",
                  "the uring model cannot run here, or these results predate "

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """The io_uring model's techniques one at a time: the server's CPU per
 message with each turned off (SOCKIT_URING=no-NAME), with receive bundles
-turned on (SOCKIT_URING=bundle, off by default), beside the default server
-and the textbook epoll loop.
+and with zero-copy sends turned on (SOCKIT_URING=bundle, zc-send: both off
+by default), beside the default server and the textbook epoll loop.
 
     scripts/bench_uring.py [--sockit build/sockit] [--peer-dir build/peers]
                            [--rounds 5] [--duration 1] [--points 1x128x1,...]
@@ -20,7 +20,8 @@ of that median to the default server's at the same point.  COMMAND is the
 words after the sockit binary (or an absolute path), optionally preceded
 by NAME=VALUE environment settings.  Without --server: uring with every
 technique (twice, as two servers: their difference is the noise), uring
-without each, uring with bundles, and epoll_echo.
+without each, uring with bundles, uring with zero-copy sends, and
+epoll_echo.
 """
 import argparse
 import json
@@ -44,6 +45,7 @@ def default_servers(peer_dir):
     servers = [("uring", SERVE), ("uring again", SERVE)]
     servers += [("no-" + f, "SOCKIT_URING=no-%s %s" % (f, SERVE)) for f in FEATURES]
     servers.append(("+bundle", "SOCKIT_URING=bundle %s" % SERVE))
+    servers.append(("+zc-send", "SOCKIT_URING=zc-send %s" % SERVE))
     servers.append(("epoll_echo", "%s 0" % os.path.join(os.path.abspath(peer_dir),
                                                        "epoll_echo")))
     return servers

@@ -14,6 +14,7 @@ import random
 import re
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -134,7 +135,8 @@ def test_sigterm_stops_with_exit_0_and_closes_connections(serve):
 # ---- each technique on its own (SOCKIT_URING, for measuring) ------------------
 
 URING_FEATURES = ["defer", "ringfd", "multishot-recv", "multishot-accept", "bundle",
-                  "echo-in-place"]
+                  "echo-in-place", "zc-send"]
+OFF_BY_DEFAULT = ("bundle", "zc-send")
 
 
 def echo_many_at_once(port, conns, size, seed):
@@ -161,9 +163,9 @@ def test_echo_with_each_technique_off(serve, off):
     bundles on: 200 connections at once, 40000 bytes each in random pieces,
     so that a bundled receive spans several ring buffers and the ring (256
     buffers) runs short at times."""
-    # bundle is off by default: its column turns it on instead.
+    # bundle and zc-send are off by default: their columns turn them on.
     env = dict(os.environ, SOCKIT_URING="" if off == "none" else
-               "bundle" if off == "bundle" else "no-" + off)
+               off if off in OFF_BY_DEFAULT else "no-" + off)
     srv = serve("echo", "-l", LOCAL, "-p", "0", "-m", "uring", "-q", env=env)
     for i, (sent, got) in enumerate(echo_many_at_once(srv.port, 200, 40000, 11)):
         assert got == sent, "connection %d: %s of %d bytes back" % (
@@ -278,6 +280,120 @@ def test_stalled_readers_hold_at_most_half_the_ring(serve):
         c.close()
     assert not errors, errors
     assert echo_once(srv.port) == b"ping\n"
+
+
+def test_zero_copy_echo(serve):
+    """SOCKIT_URING=zc-send: echo's large sends pin the ring buffers'
+    pages instead of copying them, and the buffers go back only once the
+    kernel's notification says it let go.  4 MiB comes back intact, the
+    trace shows zero-copy sends and their notifications, and every byte
+    went back one way or the other."""
+    env = dict(os.environ, SOCKIT_URING="zc-send")
+    srv = serve("echo", "-l", LOCAL, "-p", "0", "-m", "uring", "--trace=json", env=env)
+    data = os.urandom(4 << 20)
+    s = connect(LOCAL, srv.port, timeout=30)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(recv_all(s)))
+    reader.start()
+    for off in range(0, len(data), 65536):
+        s.sendall(data[off:off + 65536])
+    s.shutdown(socket.SHUT_WR)
+    reader.join(60)
+    s.close()
+    assert got and got[0] == data
+    deadline = time.monotonic() + 10
+    while not any(e.get("call") == "close" for e in traced_events(srv)):
+        assert time.monotonic() < deadline, "the server never closed the connection"
+        time.sleep(0.05)
+    events = traced_events(srv)
+    zc = moved(events, "sendmsg_zc")
+    assert zc > 0, "no zero-copy send"
+    assert zc + moved(events, "sendmsg") + moved(events, "send") == len(data)
+    notes = [e for e in events if e.get("call") == "io_uring notification"]
+    assert notes and "let go" in notes[0].get("meaning", ""), notes[:1]
+
+
+def test_zero_copy_pages_of_a_stalled_reader_do_not_hold_a_descriptor(serve):
+    """A client that reads nothing leaves zero-copy segments unsent in the
+    server's socket, so their notification waits for the socket to let
+    go of them.  When --idle-timeout closes such a connection the
+    descriptor must go at once, not wait for a notification only its
+    close can bring; a reset from such a client, and a stop, likewise."""
+    env = dict(os.environ, SOCKIT_URING="zc-send")
+    srv = serve("echo", "-l", LOCAL, "-p", "0", "-m", "uring", "-q", "--idle-timeout", "1",
+                "--sockopt", "sndbuf=4096", env=env)
+    fd_dir = "/proc/%d/fd" % srv.proc.pid
+    fds_before = len(os.listdir(fd_dir))
+
+    def stall():
+        """Connect, send until the server takes no more, read nothing."""
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.connect((LOCAL, srv.port))
+        c.setblocking(False)
+        sent, last = 0, time.monotonic()
+        while time.monotonic() - last < 0.3:
+            try:
+                sent += c.send(b"z" * 65536)
+                last = time.monotonic()
+            except BlockingIOError:
+                time.sleep(0.02)
+            except OSError:
+                break
+        assert sent > 100000, "the stalled client could only send %d bytes" % sent
+        return c
+
+    def descriptors_back(what):
+        deadline = time.monotonic() + 10
+        while len(os.listdir(fd_dir)) > fds_before:
+            assert time.monotonic() < deadline, "%s: the descriptor stayed open" % what
+            time.sleep(0.05)
+
+    idle = stall()
+    descriptors_back("closed for idleness")
+    assert echo_once(srv.port) == b"ping\n"
+    idle.close()
+    reset = stall()
+    reset.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    reset.close()  # a reset with the echo still unread
+    descriptors_back("reset")
+    last = stall()
+    t0 = time.monotonic()
+    assert srv.stop(timeout=10) == 0
+    assert time.monotonic() - t0 < 5, "stop waited %.1f s" % (time.monotonic() - t0)
+    last.close()
+
+
+def test_zero_copy_falls_back_on_a_unix_socket(tmp_path):
+    """A Unix socket cannot send zero-copy: the first such send is refused
+    and the worker copies from then on, without losing a byte."""
+    path = tmp_path / "echo.sock"
+    err = open(tmp_path / "stderr", "w+")
+    proc = subprocess.Popen([SOCKIT, "serve", "echo", "-l", "unix:%s" % path, "-m", "uring"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                            env=dict(os.environ, SOCKIT_URING="zc-send"))
+    try:
+        deadline = time.monotonic() + 10
+        while "listening on unix:" not in open(err.name).read():
+            assert time.monotonic() < deadline, open(err.name).read()
+            time.sleep(0.05)
+        data = os.urandom(2 << 20)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(30)
+        s.connect(str(path))
+        got = []
+        reader = threading.Thread(target=lambda: got.append(recv_all(s)))
+        reader.start()
+        for off in range(0, len(data), 65536):
+            s.sendall(data[off:off + 65536])
+        s.shutdown(socket.SHUT_WR)
+        reader.join(60)
+        s.close()
+        assert got and got[0] == data
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+    assert "zero-copy send refused" in open(err.name).read()
 
 
 def test_unknown_technique_is_refused_by_name():

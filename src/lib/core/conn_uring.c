@@ -22,6 +22,9 @@
  *   - send (io_uring_prep_send) from the connection's buffer,    5.6
  *     or for echo straight from the provided buffer the bytes
  *     arrived in (below: "Echo in place")
+ *   - with SOCKIT_URING=zc-send, echo sends of 16 KiB and more
+ *     are zero-copy (io_uring_prep_sendmsg_zc): the kernel pins
+ *     the buffers and says when it let go (IORING_CQE_F_NOTIF)    6.1
  *   - io_uring_register_ring_fd: each enter skips the fd lookup   5.18
  *   - cancel by user_data (io_uring_prep_cancel64)               5.5
  *   - UDP: a multishot poll (io_uring_prep_poll_multishot) wakes
@@ -70,7 +73,9 @@
  * reads them back.  A peer that does not read would keep its buffers, so
  * one connection holds at most HELD_MAX of them and all together at most
  * half the ring; beyond that, and whenever bytes are already queued in
- * the connection's output, the bytes are copied there as before.
+ * the connection's output, the bytes are copied there as before.  With
+ * zc-send a large send only pins the buffers' pages; they go back to the
+ * ring once every zero-copy send of the connection has been notified.
  */
 #include "sk_conn.h"
 #include "sk_trace.h"
@@ -97,6 +102,7 @@
 #define BUF_SIZE_MAX 16384       /* bytes per provided buffer */
 #define DATAGRAM_BATCHES 4       /* per wake-up; then the other work gets a turn */
 #define HELD_MAX 8               /* ring buffers one connection echoes from at once */
+#define ZC_MIN 16384             /* zero-copy sends (zc-send) of at least this many bytes */
 
 /* Receive bundles (Linux 6.10): liburing 2.3's header predates them. */
 #ifndef IORING_RECVSEND_BUNDLE
@@ -125,11 +131,13 @@ struct held_buf {
 struct uring_conn {
     struct sk__conn base;
     unsigned recv_armed : 1, recv_multishot : 1, recv_cancelled : 1, recv_bundle : 1;
-    unsigned send_armed : 1, send_held : 1, throttled : 1, starved : 1;
+    unsigned send_armed : 1, send_held : 1, send_zc : 1, throttled : 1, starved : 1;
     int inflight;              /* operations whose completion is still due */
     size_t recv_taken;         /* bytes the armed multishot recv brought so far */
     struct uring_conn *starved_next;
     unsigned nheld, held_head; /* echo in place: a FIFO of buffers to send */
+    unsigned held_done;        /* ... the first of them all sent, kept while zc_notifs */
+    unsigned zc_notifs;        /* zero-copy sends whose pages the kernel still holds */
     struct held_buf held[HELD_MAX];
     struct msghdr held_msg;    /* ... all of them in one send, while it is in flight */
     struct iovec held_iov[HELD_MAX];
@@ -158,6 +166,7 @@ struct uring_worker {
     unsigned pbuf_out;           /* buffers user space holds right now */
     unsigned pbuf_held;          /* ... of which connections echo from */
     int in_place;                /* echo sends from the buffers (SK_URING_ECHO_IN_PLACE) */
+    int zc_send;                 /* ... large ones with IORING_OP_SENDMSG_ZC (SK_URING_ZC_SEND) */
     /* Which buffer sits where in the ring: a bundle's completion names
      * only its first buffer, the rest are the ring entries after it. */
     unsigned br_pos;                    /* entries ever added */
@@ -259,15 +268,24 @@ static int pbuf_setup(struct uring_worker *uw)
     return 0;
 }
 
-/* Echo in place: every buffer a connection still held goes back. */
-static void release_held(struct uring_conn *uc)
+/* Echo in place: the first n held buffers go back to the ring. */
+static void release_first(struct uring_conn *uc, unsigned n)
 {
     struct uring_worker *uw = UW(uc->base.w);
-    for (; uc->nheld > 0; uc->nheld--) {
+    for (; n > 0 && uc->nheld > 0; n--, uc->nheld--) {
         pbuf_return(uw, uc->held[uc->held_head].bid);
         uw->pbuf_held--;
         uc->held_head = (uc->held_head + 1) % HELD_MAX;
     }
+    uc->held_done = 0;
+}
+
+/* ... and all of them, once the kernel is done with them (the connection
+ * closed: no send in flight, no zero-copy pages pinned). */
+static void release_held(struct uring_conn *uc)
+{
+    if (!uc->send_armed && uc->zc_notifs == 0)
+        release_first(uc, uc->nheld);
 }
 
 /* ---- receiving and sending -------------------------------------------- */
@@ -323,20 +341,28 @@ static const struct held_buf *held_at(const struct uring_conn *uc, unsigned i)
     return &uc->held[(uc->held_head + i) % HELD_MAX];
 }
 
-/* Echo in place: every held buffer in one sendmsg, so the bytes leave in
- * as few segments as a copy into the output would make. */
+/* Echo in place: every held buffer not yet sent in one sendmsg, so the
+ * bytes leave in as few segments as a copy into the output would make;
+ * zero-copy when asked for and big enough to be worth the pinning. */
 static void prep_send_held(struct uring_conn *uc, struct io_uring_sqe *sqe)
 {
     struct uring_worker *uw = UW(uc->base.w);
-    for (unsigned i = 0; i < uc->nheld; i++) {
+    size_t bytes = 0;
+    unsigned n = 0;
+    for (unsigned i = uc->held_done; i < uc->nheld; i++, n++) {
         const struct held_buf *h = held_at(uc, i);
-        uc->held_iov[i].iov_base = pbuf_data(uw, h->bid) + h->off;
-        uc->held_iov[i].iov_len = h->len;
+        uc->held_iov[n].iov_base = pbuf_data(uw, h->bid) + h->off;
+        uc->held_iov[n].iov_len = h->len;
+        bytes += h->len;
     }
     memset(&uc->held_msg, 0, sizeof uc->held_msg);
     uc->held_msg.msg_iov = uc->held_iov;
-    uc->held_msg.msg_iovlen = uc->nheld;
-    io_uring_prep_sendmsg(sqe, uc->base.fd, &uc->held_msg, SK_MSG_NOSIGNAL);
+    uc->held_msg.msg_iovlen = n;
+    uc->send_zc = uw->zc_send && bytes >= ZC_MIN;
+    if (uc->send_zc)
+        io_uring_prep_sendmsg_zc(sqe, uc->base.fd, &uc->held_msg, SK_MSG_NOSIGNAL);
+    else
+        io_uring_prep_sendmsg(sqe, uc->base.fd, &uc->held_msg, SK_MSG_NOSIGNAL);
 }
 
 /* Only queued until now: the send goes out with this round's submit, so
@@ -351,7 +377,8 @@ static void arm_send(struct uring_conn *uc)
         sk__conn_fail(&uc->base, -EBUSY, "send");
         return;
     }
-    uc->send_held = uc->nheld > 0;
+    uc->send_held = uc->nheld > uc->held_done;
+    uc->send_zc = 0;
     if (uc->send_held) {
         prep_send_held(uc, sqe);
     } else {
@@ -385,7 +412,7 @@ static void update_recv(struct uring_conn *uc)
 static void uring_update(struct sk__conn *c)
 {
     struct uring_conn *uc = UC(c);
-    if ((uc->nheld > 0 || sk__conn_out_len(c) > 0) && !uc->send_armed)
+    if ((uc->nheld > uc->held_done || sk__conn_out_len(c) > 0) && !uc->send_armed)
         arm_send(uc);
     if (uc->nheld == 0 && sk__conn_out_len(c) == 0 && c->in == NULL)
         uc->throttled = 0; /* the peer keeps up again */
@@ -409,10 +436,24 @@ static void starved_unlink(struct uring_conn *uc)
 /* The last operation of a closed connection came back. */
 static void finish(struct uring_conn *uc)
 {
-    sk__close_traced(uc->base.fd);
+    if (uc->base.fd != SK_INVALID_SOCKET)
+        sk__close_traced(uc->base.fd);
     uc->base.fd = SK_INVALID_SOCKET;
     UW(uc->base.w)->closing--;
     sk__conn_release(&uc->base);
+}
+
+/* A closed connection waiting only for zero-copy notifications: the
+ * kernel lets go of the pages when the socket drops the segments, which
+ * a peer that reads nothing would put off until the socket closes, so
+ * close it now (nothing is in flight that names the descriptor). */
+static void close_if_only_pinned(struct uring_conn *uc)
+{
+    if (uc->base.closed && uc->zc_notifs > 0 && uc->inflight == (int)uc->zc_notifs &&
+        uc->base.fd != SK_INVALID_SOCKET) {
+        sk__close_traced(uc->base.fd);
+        uc->base.fd = SK_INVALID_SOCKET;
+    }
 }
 
 static int uring_conn_stop(struct sk__conn *c)
@@ -425,11 +466,11 @@ static int uring_conn_stop(struct sk__conn *c)
     }
     if (uc->send_armed)
         cancel_op(uw, op_data(uc, OP_SEND)); /* held buffers go back when it has */
-    else
-        release_held(uc);
+    release_held(uc);
     starved_unlink(uc);
     if (uc->inflight > 0) {
         uw->closing++;
+        close_if_only_pinned(uc);
         return 0; /* the socket goes when the ring is done with it */
     }
     sk__close_traced(c->fd);
@@ -497,6 +538,8 @@ static void on_recv(struct uring_conn *uc, int res, unsigned flags)
         take_buffers(uc, bid, nbufs, 0);
         if (uc->inflight == 0)
             finish(uc);
+        else
+            close_if_only_pinned(uc);
         return;
     }
     if (res > 0 && bid >= 0) {
@@ -539,29 +582,51 @@ static void on_recv(struct uring_conn *uc, int res, unsigned flags)
     sk__conn_schedule(&uc->base);
 }
 
-/* n held bytes went; each buffer all sent goes back to the ring. */
+/* n held bytes went; each buffer all sent goes back to the ring, unless
+ * a zero-copy send still pins pages (then once the last is notified). */
 static void held_sent(struct uring_conn *uc, size_t n)
 {
-    struct uring_worker *uw = UW(uc->base.w);
     sk__conn_mirror_sent(&uc->base, n);
-    while (n > 0 && uc->nheld > 0) {
-        struct held_buf *h = &uc->held[uc->held_head];
+    while (n > 0 && uc->held_done < uc->nheld) {
+        struct held_buf *h = &uc->held[(uc->held_head + uc->held_done) % HELD_MAX];
         size_t part = min_size(n, h->len);
         h->off += (unsigned)part;
         h->len -= (unsigned)part;
         n -= part;
-        if (h->len == 0) {
-            pbuf_return(uw, h->bid);
-            uw->pbuf_held--;
-            uc->held_head = (uc->held_head + 1) % HELD_MAX;
-            uc->nheld--;
-        }
+        if (h->len == 0)
+            uc->held_done++;
     }
+    if (uc->zc_notifs == 0)
+        release_first(uc, uc->held_done);
 }
 
-static void on_send(struct uring_conn *uc, int res)
+/* A zero-copy send's notification: the kernel let go of its pages. */
+static void on_zc_notif(struct uring_conn *uc)
 {
-    int held = uc->send_held;
+    if (SK_TRACING())
+        sk__trace_model("io_uring notification", "zero-copy send", 0,
+                        "the kernel let go of the pages the send pinned: the buffers may "
+                        "be used again");
+    uc->zc_notifs--;
+    uc->inflight--;
+    if (uc->base.closed) {
+        release_held(uc);
+        if (uc->inflight == 0)
+            finish(uc);
+        return;
+    }
+    if (uc->zc_notifs == 0)
+        release_first(uc, uc->held_done);
+    sk__conn_schedule(&uc->base);
+}
+
+static void on_send(struct uring_conn *uc, int res, unsigned flags)
+{
+    if (flags & IORING_CQE_F_NOTIF) {
+        on_zc_notif(uc);
+        return;
+    }
+    int held = uc->send_held, zc = uc->send_zc;
     if (SK_TRACING() && res != -ECANCELED) {
         /* What the trace shows of the bytes: the first buffer's. */
         size_t len = 0, sent_len = uc->base.sending;
@@ -572,20 +637,32 @@ static void on_send(struct uring_conn *uc, int res)
             for (size_t i = 0; i < uc->held_msg.msg_iovlen; i++)
                 sent_len += uc->held_iov[i].iov_len;
         }
-        sk__trace_completion(COMPLETION, uc->base.fd, held ? "sendmsg" : "send", sent_len, res,
-                             p);
+        sk__trace_completion(COMPLETION, uc->base.fd,
+                             zc ? "sendmsg_zc" : held ? "sendmsg" : "send", sent_len, res, p);
     }
     uc->send_armed = 0;
     uc->send_held = 0;
-    uc->inflight--;
+    uc->send_zc = 0;
+    if (zc && (flags & IORING_CQE_F_MORE))
+        uc->zc_notifs++; /* the request lives on until its notification */
+    else
+        uc->inflight--;
     uc->base.sending = 0;
     if (uc->base.closed) {
         release_held(uc); /* the kernel is done with them */
         if (uc->inflight == 0)
             finish(uc);
+        else
+            close_if_only_pinned(uc);
         return;
     }
-    if (res <= 0)
+    if (zc && (res == -EOPNOTSUPP || res == -EINVAL) && UW(uc->base.w)->zc_send) {
+        /* A socket that cannot send zero-copy (a Unix one), or a kernel
+         * that refuses it: this worker sends by copying from now on. */
+        UW(uc->base.w)->zc_send = 0;
+        sk_log(&uc->base.w->srv->cfg->logger, SK_LOG_INFO,
+               "io_uring: zero-copy send refused (%s); sending by copying", sk_strerror(res));
+    } else if (res <= 0)
         sk__conn_fail(&uc->base, res < 0 ? res : -EPIPE, "send");
     else if (held)
         held_sent(uc, (size_t)res);
@@ -717,7 +794,7 @@ static void handle_cqe(struct uring_worker *uw, const struct io_uring_cqe *cqe)
         on_recv(p, cqe->res, cqe->flags);
         break;
     case OP_SEND:
-        on_send(p, cqe->res);
+        on_send(p, cqe->res, cqe->flags);
         break;
     default:
         break; /* cancels, liburing's timeouts */
@@ -814,6 +891,12 @@ static int ring_setup(struct uring_worker *uw)
     uw->multishot_recv = (uw->features & SK_URING_MULTISHOT_RECV) != 0;
     uw->multishot_poll = 1;
     uw->in_place = (uw->features & SK_URING_ECHO_IN_PLACE) != 0;
+    if (uw->in_place && (uw->features & SK_URING_ZC_SEND)) {
+        struct io_uring_probe *probe = io_uring_get_probe_ring(&uw->ring);
+        uw->zc_send = probe != NULL && io_uring_opcode_supported(probe, IORING_OP_SENDMSG_ZC);
+        if (probe != NULL)
+            io_uring_free_probe(probe);
+    }
     if (!uw->base.srv->cfg->udp && (rc = pbuf_setup(uw)) < 0)
         return rc;
     return 0;

@@ -150,8 +150,8 @@ static int is_recv(const char *call)
 
 static int is_send(const char *call)
 {
-    return is_call(call, "send") || is_call(call, "sendmsg") || is_call(call, "WSASend") ||
-           is_call(call, "splice out");
+    return is_call(call, "send") || is_call(call, "sendmsg") || is_call(call, "sendmsg_zc") ||
+           is_call(call, "WSASend") || is_call(call, "splice out");
 }
 
 static const char *error_meaning(const char *call, int code)

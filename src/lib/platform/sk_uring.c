@@ -22,6 +22,7 @@ static const struct {
     { "multishot-accept", SK_URING_MULTISHOT_ACCEPT },
     { "bundle", SK_URING_BUNDLE },
     { "echo-in-place", SK_URING_ECHO_IN_PLACE },
+    { "zc-send", SK_URING_ZC_SEND },
 };
 
 void sk__uring_feature_names(char *buf, size_t size)
