@@ -28,8 +28,8 @@ int sk__uring_buf_ring_map(struct io_uring *ring, unsigned entries, int bgid,
  * for the local receiver anyway, so it only adds the pinning and a
  * notification per send (1.11 to 1.28x the CPU per message at 4 KiB x 16
  * here; BENCHMARKS.md); through a network card it saves the copy into
- * the socket.  The kernel
- * still decides: a technique it lacks is left out anyway. */
+ * the socket.  The kernel still decides: a technique it lacks is left
+ * out anyway. */
 enum sk__uring_feature {
     SK_URING_DEFER = 1u << 0,            /* "defer": SINGLE_ISSUER | DEFER_TASKRUN */
     SK_URING_RINGFD = 1u << 1,           /* "ringfd": io_uring_register_ring_fd */
