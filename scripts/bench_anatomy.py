@@ -25,18 +25,16 @@ rusage figures are finer than /proc/PID/stat's clock ticks over runs
 this short.)  Without perf, or where the kernel gives no tracepoints,
 the system-call and switch columns say so and stay empty.
 """
-import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_engines import TICK, cpu_ticks, median  # noqa: E402
-from bench_uring import launch  # noqa: E402
+from bench_uring import rotated_args, rotated_rounds, write_runs  # noqa: E402
 
 POINTS = ("1x128x1,50x128x1,500x128x1,1x4096x1,50x4096x1,500x4096x1,"
           "1x128x16,50x128x16,500x128x16,1x4096x16,50x4096x16,500x4096x16")
@@ -110,47 +108,17 @@ def cell(v, fmt):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sockit", default="build/sockit")
-    ap.add_argument("--peer-dir", default="build/peers")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--duration", type=float, default=1)
-    ap.add_argument("--points", default=POINTS)
-    ap.add_argument("--server", action="append", metavar="LABEL=COMMAND")
-    ap.add_argument("--json", help="write every run here")
-    args = ap.parse_args()
-    points = [tuple(int(x) for x in p.split("x")) for p in args.points.split(",")]
-    servers = ([tuple(s.split("=", 1)) for s in args.server] if args.server
-               else default_servers(args.peer_dir))
+    args, points, servers = rotated_args(__doc__, 3, POINTS, default_servers)
     no_perf = perf_works()
     if no_perf:
         print("bench_anatomy: %s; system calls and switches are not counted" % no_perf,
               file=sys.stderr)
     load_before = open("/proc/loadavg").read().strip()
-    procs, runs = {}, {}
-    try:
-        for label, command in servers:
-            procs[label] = launch(args.sockit, command)
-        time.sleep(0.3)
-        for rnd in range(args.rounds):
-            order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
-            for point in points:
-                for label, _ in order:
-                    proc, port = procs[label]
-                    r = run_once(args.sockit, port, proc.pid, point, args.duration,
-                                 no_perf is None)
-                    runs.setdefault((point, label), []).append(r)
-                    print("round %d %s %s: %s" % (rnd + 1, "x".join(map(str, point)), label,
-                                                  json.dumps(r)), file=sys.stderr)
-    finally:
-        for proc, _ in procs.values():
-            proc.terminate()
-        for proc, _ in procs.values():
-            proc.wait(10)
+    runs = rotated_rounds(args.sockit, servers, points, args.rounds,
+                          lambda proc, port, point: run_once(args.sockit, port, proc.pid, point,
+                                                             args.duration, no_perf is None))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump([{"point": list(p), "server": s, "runs": rs}
-                       for (p, s), rs in runs.items()], f, indent=1)
+        write_runs(args.json, runs)
 
     print("%d rounds of %g s, interleaved, medians; /proc/loadavg before: %s, after: %s"
           % (args.rounds, args.duration, load_before, open("/proc/loadavg").read().strip()))

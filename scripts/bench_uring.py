@@ -61,53 +61,69 @@ def launch(sockit, command):
     return start_server(sockit, shlex.join(words), env)
 
 
-def geomean(values):
-    values = [v for v in values if v]
-    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sockit", default="build/sockit")
-    ap.add_argument("--peer-dir", default="build/peers")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--duration", type=float, default=1)
-    ap.add_argument("--points", default=DEFAULT_POINTS)
-    ap.add_argument("--server", action="append", metavar="LABEL=COMMAND")
-    ap.add_argument("--json", help="write every run here")
-    args = ap.parse_args()
-    points = [tuple(int(x) for x in p.split("x")) for p in args.points.split(",")]
-    servers = ([tuple(s.split("=", 1)) for s in args.server] if args.server
-               else default_servers(args.peer_dir))
-    load_before = open("/proc/loadavg").read().strip()
-    procs = {}
-    runs = {}
+def rotated_rounds(sockit, servers, points, rounds, measure):
+    """Every server started at once; then, rounds times, each point and at
+    it each server, the round starting one server later than the last (no
+    server always first or last).  measure(proc, port, point) gives one
+    run's figures; returns {(point, label): [run, ...]}."""
+    procs, runs = {}, {}
     try:
         for label, command in servers:
-            procs[label] = launch(args.sockit, command)
+            procs[label] = launch(sockit, command)
         time.sleep(0.3)
-        for rnd in range(args.rounds):
-            # Each round starts one server later, so that no server is
-            # always the first (or last) to run at a point.
+        for rnd in range(rounds):
             order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
             for point in points:
                 for label, _ in order:
                     proc, port = procs[label]
-                    r = run_once(args.sockit, port, proc.pid, point, "auto", args.duration)
+                    r = measure(proc, port, point)
                     runs.setdefault((point, label), []).append(r)
-                    print("round %d %s %s: %.3f us/msg, %.0f msgs/s"
-                          % (rnd + 1, "x".join(map(str, point)), label,
-                             r["srv_us_per_msg"] or float("nan"), r["msgs_per_s"]),
-                          file=sys.stderr)
+                    print("round %d %s %s: %s" % (rnd + 1, "x".join(map(str, point)), label,
+                                                  json.dumps(r)), file=sys.stderr)
     finally:
         for proc, _ in procs.values():
             proc.terminate()
         for proc, _ in procs.values():
             proc.wait(10)
+    return runs
+
+
+def write_runs(path, runs):
+    with open(path, "w") as f:
+        json.dump([{"point": list(p), "server": s, "runs": rs} for (p, s), rs in runs.items()],
+                  f, indent=1)
+
+
+def geomean(values):
+    values = [v for v in values if v]
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def rotated_args(doc, rounds, points, default_servers):
+    """The command line both rotated-round scripts take: (args, the points
+    as (conns, size, depth), the servers as (label, command))."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--sockit", default="build/sockit")
+    ap.add_argument("--peer-dir", default="build/peers")
+    ap.add_argument("--rounds", type=int, default=rounds)
+    ap.add_argument("--duration", type=float, default=1)
+    ap.add_argument("--points", default=points)
+    ap.add_argument("--server", action="append", metavar="LABEL=COMMAND")
+    ap.add_argument("--json", help="write every run here")
+    args = ap.parse_args()
+    return (args, [tuple(int(x) for x in p.split("x")) for p in args.points.split(",")],
+            [tuple(s.split("=", 1)) for s in args.server] if args.server
+            else default_servers(args.peer_dir))
+
+
+def main():
+    args, points, servers = rotated_args(__doc__, 5, DEFAULT_POINTS, default_servers)
+    load_before = open("/proc/loadavg").read().strip()
+    runs = rotated_rounds(args.sockit, servers, points, args.rounds,
+                          lambda proc, port, point: run_once(args.sockit, port, proc.pid, point,
+                                                             "auto", args.duration))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump([{"point": list(p), "server": s, "runs": rs}
-                       for (p, s), rs in runs.items()], f, indent=1)
+        write_runs(args.json, runs)
     base = servers[0][0]
     print("%d rounds of %g s, interleaved, medians; /proc/loadavg before: %s, after: %s"
           % (args.rounds, args.duration, load_before, open("/proc/loadavg").read().strip()))

@@ -203,6 +203,31 @@ def moved(events, call):
                and isinstance(e.get("result"), int) and e["result"] > 0)
 
 
+def echo_over(s, data):
+    """Send data over s in 64 KiB pieces while a thread reads it back, then
+    half-close; it must come back whole."""
+    got = []
+    reader = threading.Thread(target=lambda: got.append(recv_all(s)))
+    reader.start()
+    for off in range(0, len(data), 65536):
+        s.sendall(data[off:off + 65536])
+    s.shutdown(socket.SHUT_WR)
+    reader.join(60)
+    s.close()
+    assert got and got[0] == data
+
+
+def echo_traced(srv, data):
+    """echo_over a new connection, then wait for the server to close it;
+    its trace events."""
+    echo_over(connect(LOCAL, srv.port, timeout=30), data)
+    deadline = time.monotonic() + 10
+    while not any(e.get("call") == "close" for e in traced_events(srv)):
+        assert time.monotonic() < deadline, "the server never closed the connection"
+        time.sleep(0.05)
+    return traced_events(srv)
+
+
 @pytest.mark.parametrize("in_place", [True, False])
 def test_echo_sends_from_the_ring_buffers(serve, in_place):
     """Echo sends the bytes back from the provided buffer they arrived in
@@ -213,21 +238,7 @@ def test_echo_sends_from_the_ring_buffers(serve, in_place):
     env = dict(os.environ, SOCKIT_URING="" if in_place else "no-echo-in-place")
     srv = serve("echo", "-l", LOCAL, "-p", "0", "-m", "uring", "--trace=json", env=env)
     data = os.urandom(4 << 20)
-    s = connect(LOCAL, srv.port, timeout=30)
-    got = []
-    reader = threading.Thread(target=lambda: got.append(recv_all(s)))
-    reader.start()
-    for off in range(0, len(data), 65536):
-        s.sendall(data[off:off + 65536])
-    s.shutdown(socket.SHUT_WR)
-    reader.join(60)
-    s.close()
-    assert got and got[0] == data
-    deadline = time.monotonic() + 10
-    while not any(e.get("call") == "close" for e in traced_events(srv)):
-        assert time.monotonic() < deadline, "the server never closed the connection"
-        time.sleep(0.05)
-    events = traced_events(srv)
+    events = echo_traced(srv, data)
     held, copied = moved(events, "sendmsg"), moved(events, "send")
     assert moved(events, "recv") == len(data)
     assert held + copied == len(data), (held, copied)
@@ -291,21 +302,7 @@ def test_zero_copy_echo(serve):
     env = dict(os.environ, SOCKIT_URING="zc-send")
     srv = serve("echo", "-l", LOCAL, "-p", "0", "-m", "uring", "--trace=json", env=env)
     data = os.urandom(4 << 20)
-    s = connect(LOCAL, srv.port, timeout=30)
-    got = []
-    reader = threading.Thread(target=lambda: got.append(recv_all(s)))
-    reader.start()
-    for off in range(0, len(data), 65536):
-        s.sendall(data[off:off + 65536])
-    s.shutdown(socket.SHUT_WR)
-    reader.join(60)
-    s.close()
-    assert got and got[0] == data
-    deadline = time.monotonic() + 10
-    while not any(e.get("call") == "close" for e in traced_events(srv)):
-        assert time.monotonic() < deadline, "the server never closed the connection"
-        time.sleep(0.05)
-    events = traced_events(srv)
+    events = echo_traced(srv, data)
     zc = moved(events, "sendmsg_zc")
     assert zc > 0, "no zero-copy send"
     assert zc + moved(events, "sendmsg") + moved(events, "send") == len(data)
@@ -381,15 +378,7 @@ def test_zero_copy_falls_back_on_a_unix_socket(tmp_path):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(30)
         s.connect(str(path))
-        got = []
-        reader = threading.Thread(target=lambda: got.append(recv_all(s)))
-        reader.start()
-        for off in range(0, len(data), 65536):
-            s.sendall(data[off:off + 65536])
-        s.shutdown(socket.SHUT_WR)
-        reader.join(60)
-        s.close()
-        assert got and got[0] == data
+        echo_over(s, data)
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
